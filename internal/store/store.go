@@ -1,0 +1,268 @@
+// Package store implements every domain Store over database/sql, on SQLite
+// (modernc.org/sqlite, the embedded default) and PostgreSQL (pgx). One code
+// path serves both: queries are written with '?' placeholders and rebound
+// once per dialect; times are stored as integer microseconds since the epoch.
+//
+// On SQLite the store keeps one writer connection and a pool of readers
+// (WAL), so writes never fail with SQLITE_BUSY among themselves and reads
+// never wait for writes.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
+	"github.com/pressly/goose/v3/lock"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/store/migrations"
+)
+
+// Dialect names the SQL database behind a DB.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Sealer encrypts stored secrets (seal.Ring).
+type Sealer interface {
+	Seal(plaintext, aad []byte) (string, error)
+	Open(sealed string, aad []byte) ([]byte, error)
+}
+
+// DB is the store. It is safe for concurrent use.
+type DB struct {
+	dialect Dialect
+	w       *sql.DB // writes and transactions
+	r       *sql.DB // reads
+	seal    Sealer
+	queries sync.Map // '?' query -> dialect query
+}
+
+// Options configure Open.
+type Options struct {
+	// URL is a postgres:// or postgresql:// URL; empty means SQLite at Path.
+	URL string
+	// Path is the SQLite database file.
+	Path string
+	// MaxConns bounds the read pool (PostgreSQL: the whole pool).
+	MaxConns int
+	Seal     Sealer
+}
+
+// Open connects to the database. It does not migrate: call Migrate.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.Seal == nil {
+		return nil, errors.New("store: a sealer is required")
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = max(4, 2*runtime.GOMAXPROCS(0))
+	}
+	d := &DB{seal: o.Seal}
+	switch {
+	case strings.HasPrefix(o.URL, "postgres://") || strings.HasPrefix(o.URL, "postgresql://"):
+		d.dialect = Postgres
+		db, err := sql.Open("pgx", o.URL)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(o.MaxConns)
+		db.SetMaxIdleConns(o.MaxConns)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		d.w, d.r = db, db
+	case o.URL != "":
+		return nil, errors.New("store: database URL must start with postgres:// (or be empty for the embedded SQLite database)")
+	default:
+		d.dialect = SQLite
+		if err := os.MkdirAll(filepath.Dir(o.Path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		dsn := "file:" + (&url.URL{Path: o.Path}).EscapedPath() + "?" + pragmas
+		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
+		r.SetMaxOpenConns(o.MaxConns)
+		r.SetMaxIdleConns(o.MaxConns)
+		d.w, d.r = w, r
+	}
+	if err := d.w.PingContext(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("store: connect %s: %w", d.dialect, err)
+	}
+	if d.dialect == SQLite {
+		// The database holds sealed secrets and hashes: owner-only.
+		_ = os.Chmod(o.Path, 0o600)
+	}
+	return d, nil
+}
+
+// Dialect tells which database this is.
+func (d *DB) Dialect() Dialect { return d.dialect }
+
+// Close closes every connection.
+func (d *DB) Close() error {
+	err := d.w.Close()
+	if d.r != d.w {
+		err = errors.Join(err, d.r.Close())
+	}
+	return err
+}
+
+// Ping checks the database is reachable (readiness).
+func (d *DB) Ping(ctx context.Context) error { return d.r.PingContext(ctx) }
+
+// Migrate applies every pending migration. On PostgreSQL a session advisory
+// lock keeps replicas that start together from migrating twice.
+func (d *DB) Migrate(ctx context.Context) error {
+	var (
+		fsys    fs.FS
+		dialect database.Dialect
+		opts    []goose.ProviderOption
+		err     error
+	)
+	switch d.dialect {
+	case Postgres:
+		fsys, err = fs.Sub(migrations.Postgres, "postgres")
+		dialect = database.DialectPostgres
+		locker, lerr := lock.NewPostgresSessionLocker()
+		if lerr != nil {
+			return lerr
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	default:
+		fsys, err = fs.Sub(migrations.SQLite, "sqlite")
+		dialect = database.DialectSQLite3
+	}
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(dialect, d.w, fsys, opts...)
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// q rebinds a '?' query for the dialect, once per distinct query.
+func (d *DB) q(query string) string {
+	if d.dialect != Postgres {
+		return query
+	}
+	if v, ok := d.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	d.queries.Store(query, out)
+	return out
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx runs fn in a write transaction, committing when fn returns nil.
+func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	t, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(t); err != nil {
+		_ = t.Rollback()
+		return err
+	}
+	return t.Commit()
+}
+
+// lockTenant makes the tenant row the serialisation point of writes that
+// check a per-tenant limit; it also reports a missing tenant.
+func (d *DB) lockTenant(ctx context.Context, t *sql.Tx, tenantID string) error {
+	query := "SELECT 1 FROM tenants WHERE name = ?"
+	if d.dialect == Postgres {
+		query += " FOR UPDATE"
+	}
+	var one int
+	err := t.QueryRowContext(ctx, d.q(query), tenantID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return derrors.NotFoundf("tenant %q not found", tenantID)
+	}
+	return err
+}
+
+// uniqueViolation reports whether err is a unique-constraint violation, and
+// the constraint or column text the database gave.
+func uniqueViolation(err error) (string, bool) {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23505" {
+		return pg.ConstraintName, true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return se.Error(), true
+	}
+	return "", false
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func notFoundIfNoRows(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return derrors.NotFoundf(format, args...)
+	}
+	return err
+}
