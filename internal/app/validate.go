@@ -253,8 +253,11 @@ func (a *App) validateLifetimes() error {
 }
 
 func (a *App) validateFederation() error {
-	if len(a.RedirectURIs) > 0 || len(a.PostLogoutRedirectURIs) > 0 {
+	if len(a.RedirectURIs) > 0 {
 		return derrors.Invalidf("redirect_uris", "only for apps with protocol oidc")
+	}
+	if len(a.PostLogoutRedirectURIs) > 0 {
+		return derrors.Invalidf("post_logout_redirect_uris", "only for apps with protocol oidc")
 	}
 	if len(a.GrantTypes) > 0 {
 		return derrors.Invalidf("grant_types", "only for apps with protocol oidc")
@@ -460,7 +463,7 @@ func webURL(field, raw string) error {
 	default:
 		return derrors.Invalidf(field, "%q must be an https URL", raw)
 	}
-	if u.Host == "" {
+	if u.Hostname() == "" {
 		return derrors.Invalidf(field, "%q has no host", raw)
 	}
 	return nil
@@ -518,13 +521,14 @@ func ValidateRedirectURI(field, raw string, t Type) error {
 	if err != nil {
 		return err
 	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != u.Scheme {
+	// url.Parse lower-cases the scheme: compare with what the caller wrote.
+	scheme := u.Scheme
+	if !strings.HasPrefix(raw, scheme+":") {
 		return derrors.Invalidf(field, "%q: the scheme must be lower case", raw)
 	}
 	switch scheme {
 	case "https", "http":
-		if u.Host == "" || u.Opaque != "" {
+		if u.Hostname() == "" || u.Opaque != "" {
 			return derrors.Invalidf(field, "%q has no host", raw)
 		}
 		if scheme == "http" && !IsLoopbackHost(u.Hostname()) {
@@ -575,7 +579,7 @@ func MatchRedirectURI(registered []string, requested string, t Type) bool {
 		return false
 	}
 	req, err := url.Parse(requested)
-	if err != nil || req.Scheme != "http" || !IsLoopbackHost(req.Hostname()) || req.User != nil || req.Fragment != "" {
+	if err != nil || req.Scheme != "http" || !IsLoopbackHost(req.Hostname()) || req.User != nil || strings.Contains(requested, "#") {
 		return false
 	}
 	for _, r := range registered {

@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Token-endpoint load benchmark: Gatehouse vs node oidc-provider.
+#
+# Both servers issue ES256-signed JWT access tokens for one s2s client with the
+# client_credentials grant and client_secret_basic. Each is loaded with wrk in
+# turn (the other idle) on 127.0.0.1 only; its CPU time is read from
+# /proc/PID/stat before and after. See bench/README.md.
+#
+# Environment (all optional):
+#   BENCH_DURATION      wrk duration per measured run            (15s)
+#   BENCH_CONNECTIONS   wrk connections                          (32)
+#   BENCH_THREADS       wrk threads                              (2)
+#   BENCH_WARMUP        unmeasured wrk run before each one, 0=off (3s)
+#   BENCH_SERVERS       which to load: "gatehouse oidc-provider" (both)
+#   BENCH_TENANTS       seed this many extra tenants first        (0)
+#   BENCH_APPS          seed this many extra s2s apps first       (0)
+#   BENCH_SEED_WORKERS  parallel admin API requests when seeding  (4)
+#   BENCH_KEEP          1 = keep the temp Gatehouse data dir      (0)
+#
+# Logs and wrk output go to bench/out/logs/, the table to bench/out/results.txt.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+OUT=$BENCH_DIR/out
+OP_DIR=$BENCH_DIR/oidc-provider
+
+DURATION=${BENCH_DURATION:-15s}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+WARMUP=${BENCH_WARMUP:-3s}
+SERVERS=${BENCH_SERVERS:-gatehouse oidc-provider}
+TENANTS=${BENCH_TENANTS:-0}
+APPS=${BENCH_APPS:-0}
+SEED_WORKERS=${BENCH_SEED_WORKERS:-4}
+KEEP=${BENCH_KEEP:-0}
+SCOPE=api
+BODY="grant_type=client_credentials&scope=$SCOPE"
+READY_TIMEOUT=60 # seconds a server gets to answer its readiness check
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# Duration like 15s, 2m, 1h or plain seconds -> seconds.
+secs() {
+	case $1 in
+	*ms) echo 1 ;;
+	*s) echo "${1%s}" ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*h) echo $((${1%h} * 3600)) ;;
+	*) echo "$1" ;;
+	esac
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+want() { [[ " $SERVERS " == *" $1 "* ]]; }
+want gatehouse || want oidc-provider || die "BENCH_SERVERS names neither gatehouse nor oidc-provider"
+[[ $CONNECTIONS =~ ^[0-9]+$ && $THREADS =~ ^[0-9]+$ && $TENANTS =~ ^[0-9]+$ && $APPS =~ ^[0-9]+$ ]] ||
+	die "BENCH_CONNECTIONS, BENCH_THREADS, BENCH_TENANTS, BENCH_APPS must be integers"
+((CONNECTIONS >= THREADS)) || die "BENCH_CONNECTIONS must be >= BENCH_THREADS"
+DURATION_S=$(secs "$DURATION")
+((DURATION_S >= 1 && DURATION_S <= 600)) || die "BENCH_DURATION must be 1s..10m"
+
+# ---------------------------------------------------------------------------
+# Cleanup: every process we start is recorded here and stopped on exit.
+PIDS=()
+WORK=""
+cleanup() {
+	local rc=$? pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n $WORK && -d $WORK ]]; then
+		if [[ $KEEP == 1 ]]; then
+			log "kept $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+stop_pid() {
+	local pid=$1
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	forget_pid "$pid"
+}
+
+# ---------------------------------------------------------------------------
+# Tools.
+install_tools() {
+	command -v curl >/dev/null || die "curl is required"
+	command -v node >/dev/null || die "node (>= 20) is required"
+	command -v npm >/dev/null || die "npm is required"
+	if ! command -v wrk >/dev/null; then
+		log "installing wrk (apt-get)"
+		local sudo=()
+		((EUID == 0)) || sudo=(sudo)
+		export DEBIAN_FRONTEND=noninteractive
+		"${sudo[@]}" apt-get install -y -qq wrk >/dev/null ||
+			{ "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk >/dev/null; } ||
+			die "could not install wrk"
+	fi
+	if want oidc-provider; then
+		local pinned have
+		pinned=$(node -p 'require(process.argv[1]).dependencies["oidc-provider"]' "$OP_DIR/package.json")
+		have=$(node -p 'try { require(process.argv[1]).version } catch { "" }' \
+			"$OP_DIR/node_modules/oidc-provider/package.json")
+		if [[ $have != "$pinned" ]]; then
+			log "installing oidc-provider@$pinned (npm ci)"
+			(cd "$OP_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+		fi
+	fi
+}
+
+free_port() {
+	node -e 'const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# wait_ready URL PID NAME: poll until URL answers 200; fail if PID dies.
+wait_ready() {
+	local url=$1 pid=$2 name=$3 deadline code
+	deadline=$(($(now_ms) + READY_TIMEOUT * 1000))
+	while :; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+		[[ $code == 200 ]] && return 0
+		kill -0 "$pid" 2>/dev/null || { tail -n 30 "$LOGS/$name.log" >&2 || true; die "$name exited before it was ready"; }
+		(($(now_ms) < deadline)) || { tail -n 30 "$LOGS/$name.log" >&2 || true; die "$name not ready after ${READY_TIMEOUT}s ($url -> $code)"; }
+		sleep 0.01
+	done
+}
+
+# JSON field from stdin: json_get FIELD
+json_get() {
+	node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+  const v = JSON.parse(s)[process.argv[1]];
+  if (v === undefined || v === null) process.exit(3);
+  console.log(v);
+});' "$1"
+}
+
+# basic_auth ID SECRET: RFC 6749 §2.3.1 (form-encode, then base64).
+basic_auth() {
+	node -e 'const f = s => encodeURIComponent(s).replace(/%20/g, "+");
+console.log(Buffer.from(f(process.argv[1]) + ":" + f(process.argv[2])).toString("base64"));' "$1" "$2"
+}
+
+# check_token NAME URL BASIC: one token request must give 200 and an ES256 JWT.
+check_token() {
+	local name=$1 url=$2 basic=$3 resp code body
+	resp=$(curl -s --max-time 10 -w '\n%{http_code}' -H "Authorization: Basic $basic" \
+		-H 'Content-Type: application/x-www-form-urlencoded' --data "$BODY" "$url") ||
+		die "$name: token request to $url failed"
+	code=${resp##*$'\n'}
+	body=${resp%$'\n'*}
+	[[ $code == 200 ]] || die "$name: token endpoint $url answered $code: $body"
+	node -e 'const r = JSON.parse(process.argv[1]);
+const parts = String(r.access_token || "").split(".");
+if (parts.length !== 3) { console.error("access_token is not a JWT"); process.exit(1); }
+const dec = p => JSON.parse(Buffer.from(p, "base64url"));
+const h = dec(parts[0]), c = dec(parts[1]);
+if (h.alg !== "ES256") { console.error("JWT alg is " + h.alg + ", want ES256"); process.exit(1); }
+console.error("    " + process.argv[2] + ": 200, JWT header " + JSON.stringify(h) + " claims " + JSON.stringify(c));' \
+		"$body" "$name" || die "$name: bad token response: $body"
+}
+
+# cpu_ticks PID: utime+stime of the whole process (all threads).
+cpu_ticks() {
+	# Fields after "pid (comm) ": $1 is state (field 3), so utime (14) is $12, stime (15) $13.
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------------------
+# Load: load LABEL URL PID BASIC -> one row in the results.
+ROWS=()
+GH_FAILED=0
+load() {
+	local label=$1 url=$2 pid=$3 basic=$4 t0 t1 out result
+	local wrk_args=(-t"$THREADS" -c"$CONNECTIONS" --timeout 5s -s "$BENCH_DIR/token.lua" "$url")
+	export BENCH_BASIC=$basic BENCH_BODY=$BODY
+	if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
+		log "$label: warm-up $WARMUP"
+		timeout $(($(secs "$WARMUP") + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" >"$LOGS/wrk-$label-warmup.txt" 2>&1 ||
+			die "$label: warm-up wrk failed: $(tail -n 5 "$LOGS/wrk-$label-warmup.txt")"
+	fi
+	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $url"
+	t0=$(cpu_ticks "$pid")
+	timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" >"$LOGS/wrk-$label.txt" 2>&1 ||
+		die "$label: wrk failed: $(tail -n 5 "$LOGS/wrk-$label.txt")"
+	t1=$(cpu_ticks "$pid")
+	sed 's/^/    /' "$LOGS/wrk-$label.txt" >&2
+	result=$(grep '^BENCH_RESULT ' "$LOGS/wrk-$label.txt") || die "$label: no BENCH_RESULT from wrk"
+	local -A r=()
+	local kv
+	for kv in ${result#BENCH_RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+	out=$(awk -v label="$label" -v req="${r[requests]}" -v dur_us="${r[duration_us]}" -v non2xx="${r[non2xx]}" \
+		-v sock=$((r[connect] + r[read] + r[write] + r[timeout])) -v p50="${r[p50_us]}" -v p99="${r[p99_us]}" \
+		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" 'BEGIN {
+		dur = dur_us / 1e6; cpu = ticks / hz
+		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
+			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024
+	}')
+	ROWS+=("$out")
+	if [[ $label == gatehouse* ]]; then
+		local non2xx req
+		non2xx=$(cut -d'|' -f4 <<<"$out")
+		req=$(cut -d'|' -f3 <<<"$out")
+		if ((non2xx > 0 || req == 0)); then
+			GH_FAILED=1
+			log "$label: $non2xx non-2xx of $req requests: $(grep '^BENCH_FIRST_BAD' "$LOGS/wrk-$label.txt" || true)"
+		fi
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Gatehouse.
+GH_BIN=$OUT/gatehouse
+GH_PID=""
+GH_PORT=""
+start_gatehouse() {
+	local t0
+	t0=$(now_ms)
+	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
+		--public-url "http://127.0.0.1:$GH_PORT" >>"$LOGS/gatehouse.log" 2>&1 &
+	GH_PID=$!
+	PIDS+=("$GH_PID")
+	wait_ready "http://127.0.0.1:$GH_PORT/healthz" "$GH_PID" gatehouse
+	GH_STARTUP_MS=$(($(now_ms) - t0))
+}
+
+gh() { "$GH_BIN" --data-dir "$GH_DATA" "$@"; }
+
+# ---------------------------------------------------------------------------
+install_tools
+HZ=$(getconf CLK_TCK)
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
+LOGS=$OUT/logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+log "work dir $WORK"
+
+INFO=()
+INFO+=("machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)")
+INFO+=("wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), POST $BODY, client_secret_basic, ES256 JWT access tokens")
+
+if want gatehouse; then
+	log "building gatehouse"
+	(cd "$ROOT" && go build -o "$GH_BIN" ./cmd/gatehouse) || die "go build ./cmd/gatehouse failed"
+	GH_DATA=$WORK/gatehouse-data
+	mkdir -p "$GH_DATA"
+	GH_PORT=$(free_port)
+	start_gatehouse
+	INFO+=("gatehouse $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | awk '{ print $3 }'), SQLite; first start to /healthz 200: ${GH_STARTUP_MS} ms")
+	log "gatehouse on 127.0.0.1:$GH_PORT (ready in ${GH_STARTUP_MS} ms)"
+	[[ -s $GH_DATA/admin.json ]] || die "gatehouse did not write $GH_DATA/admin.json"
+
+	tenant_json=$(gh tenant create bench --signing-alg ES256 -o json) || die "tenant create failed"
+	issuer=$(json_get issuer <<<"$tenant_json") || die "no issuer in: $tenant_json"
+	app_json=$(gh app create --tenant bench --type s2s --name bench --scope "$SCOPE" -o json) || die "app create failed"
+	gh_id=$(json_get client_id <<<"$app_json") || die "no client_id in: $app_json"
+	gh_secret=$(json_get client_secret <<<"$app_json") || die "no client_secret in: $app_json"
+	GH_TOKEN_URL=${issuer%/}/oauth/token
+	GH_BASIC=$(basic_auth "$gh_id" "$gh_secret")
+	check_token gatehouse "$GH_TOKEN_URL" "$GH_BASIC"
+	load "gatehouse" "$GH_TOKEN_URL" "$GH_PID" "$GH_BASIC"
+
+	if ((TENANTS > 0 || APPS > 0)); then
+		((TENANTS > 0)) || die "BENCH_APPS needs BENCH_TENANTS > 0"
+		log "seeding $TENANTS tenants and $APPS apps (admin API, $SEED_WORKERS workers)"
+		(cd "$ROOT" && go build -o "$OUT/seed" ./bench/seed) || die "go build ./bench/seed failed"
+		t0=$(now_ms)
+		seed_out=$("$OUT/seed" -data-dir "$GH_DATA" -tenants "$TENANTS" -apps "$APPS" -workers "$SEED_WORKERS" \
+			2> >(tee "$LOGS/seed.log" >&2)) || die "seeding failed"
+		seed_ms=$(($(now_ms) - t0))
+		log "$seed_out"
+		INFO+=("seeded $TENANTS tenants + $APPS apps through the admin API in $((seed_ms / 1000)) s")
+
+		log "restarting gatehouse with the seeded data"
+		stop_pid "$GH_PID"
+		start_gatehouse
+		INFO+=("gatehouse restart with $((TENANTS + 1)) tenants, $((APPS + 1)) apps to /healthz 200: ${GH_STARTUP_MS} ms")
+		log "gatehouse ready in ${GH_STARTUP_MS} ms"
+		check_token gatehouse "$GH_TOKEN_URL" "$GH_BASIC"
+		load "gatehouse+${TENANTS}t" "$GH_TOKEN_URL" "$GH_PID" "$GH_BASIC"
+	fi
+	# Idle from here on, as required; stopped so that it cannot interfere.
+	stop_pid "$GH_PID"
+fi
+
+if want oidc-provider; then
+	OP_PORT=$(free_port)
+	OP_ID=bench
+	OP_SECRET=$(node -p 'require("crypto").randomBytes(32).toString("base64url")')
+	OP_PORT=$OP_PORT OP_CLIENT_ID=$OP_ID OP_CLIENT_SECRET=$OP_SECRET NODE_ENV=production \
+		node "$OP_DIR/server.mjs" >>"$LOGS/oidc-provider.log" 2>&1 &
+	OP_PID=$!
+	PIDS+=("$OP_PID")
+	wait_ready "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" "$OP_PID" oidc-provider
+	op_version=$(node -p 'require(process.argv[1]).version' "$OP_DIR/node_modules/oidc-provider/package.json")
+	INFO+=("oidc-provider $op_version on node $(node --version), in-memory adapter, one process")
+	OP_BASIC=$(basic_auth "$OP_ID" "$OP_SECRET")
+	OP_TOKEN_URL=http://127.0.0.1:$OP_PORT/token
+	check_token oidc-provider "$OP_TOKEN_URL" "$OP_BASIC"
+	load "oidc-provider" "$OP_TOKEN_URL" "$OP_PID" "$OP_BASIC"
+	stop_pid "$OP_PID"
+fi
+
+# ---------------------------------------------------------------------------
+# Report.
+report() {
+	local line
+	echo
+	echo "Token endpoint, client_credentials ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+	for line in "${INFO[@]}"; do echo "  $line"; done
+	echo
+	{
+		echo "server|req/s|requests|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/req|peak RSS MiB"
+		printf '%s\n' "${ROWS[@]}"
+	} | awk -F'|' '{ printf "%-22s", $1; for (i = 2; i <= NF; i++) printf " %12s", $i; print "" }'
+	printf '%s\n' "${ROWS[@]}" | awk -F'|' '
+		$1 == "oidc-provider" { ors = $2; ocpu = $9 }
+		$1 ~ /^gatehouse/ { n++; name[n] = $1; rs[n] = $2; cpu[n] = $9 }
+		END {
+			if (ors == "" || n == 0) exit
+			print ""
+			for (i = 1; i <= n; i++) {
+				printf "%s / oidc-provider: req/s %.2fx", name[i], (ors > 0 ? rs[i] / ors : 0)
+				printf ", CPU per request %.2fx (oidc-provider uses %.1fx the CPU per token)\n",
+					(ocpu > 0 ? cpu[i] / ocpu : 0), (cpu[i] > 0 ? ocpu / cpu[i] : 0)
+			}
+		}'
+}
+report | tee "$OUT/results.txt"
+((GH_FAILED == 0)) || die "Gatehouse answered non-2xx (logs in $LOGS)"

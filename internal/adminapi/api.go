@@ -1,0 +1,294 @@
+// Package adminapi is the JSON admin API (R-ADM-1) and the client the CLI
+// uses (R-ADM-2). api/openapi.yaml is the contract: the server serves it, and
+// a test checks that every operation it lists is routed here and nothing else.
+//
+// Authorization: a bearer JWT issued by the system tenant to a client with the
+// scope "admin" (every call) or "admin:read" (GET only), for the audience
+// Audience, from an application that still exists.
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/oidc"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
+)
+
+// Audience is the aud of admin API tokens.
+const Audience = "urn:gatehouse:admin"
+
+// Admin scopes.
+const (
+	ScopeAdmin = "admin"
+	ScopeRead  = "admin:read"
+)
+
+// MaxBodyBytes bounds a JSON request body (an app with an 80 KB logo fits).
+const MaxBodyBytes = 1 << 20
+
+// API serves /admin/v1.
+type API struct {
+	PublicURL string
+	Tenants   tenant.Store
+	Apps      *app.Service
+	Keys      *keys.Manager
+	Log       *slog.Logger
+	Now       func() time.Time
+	OpenAPI   []byte // YAML
+	openAPIJS []byte
+}
+
+type handler func(w http.ResponseWriter, r *http.Request) error
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) error {
+	js, err := yamlToJSON(a.OpenAPI)
+	if err != nil {
+		return err
+	}
+	a.openAPIJS = js
+	mux.HandleFunc("GET /admin/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(a.OpenAPI)
+	})
+	mux.HandleFunc("GET /admin/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(a.openAPIJS)
+	})
+	for _, rt := range a.routes() {
+		mux.Handle(rt.pattern, a.wrap(rt.h))
+	}
+	return nil
+}
+
+type route struct {
+	pattern string
+	h       handler
+}
+
+// Routes returns the method+path patterns the API serves (for the contract test).
+func (a *API) Routes() []string {
+	var out []string
+	for _, rt := range a.routes() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
+func (a *API) routes() []route {
+	const t = "/admin/v1/tenants/{tenant}"
+	const ap = t + "/apps/{client_id}"
+	return []route{
+		{"GET /admin/v1/tenants", a.listTenants},
+		{"POST /admin/v1/tenants", a.createTenant},
+		{"GET " + t, a.getTenant},
+		{"PATCH " + t, a.updateTenant},
+		{"DELETE " + t, a.deleteTenant},
+		{"GET " + t + "/apps", a.listApps},
+		{"POST " + t + "/apps", a.createApp},
+		{"POST " + t + "/apps/import", a.importApp},
+		{"GET " + ap, a.getApp},
+		{"PUT " + ap, a.updateApp},
+		{"DELETE " + ap, a.deleteApp},
+		{"GET " + ap + "/export", a.exportApp},
+		{"POST " + ap + "/secret", a.rotateSecret},
+		{"GET " + ap + "/permissions", a.listPermissions},
+		{"POST " + ap + "/permissions", a.createPermission},
+		{"GET " + ap + "/permissions/{name}", a.getPermission},
+		{"PATCH " + ap + "/permissions/{name}", a.updatePermission},
+		{"DELETE " + ap + "/permissions/{name}", a.deletePermission},
+		{"GET " + t + "/keys", a.listKeys},
+		{"POST " + t + "/keys/rotate", a.rotateKeys},
+		{"GET " + t + "/keys/certificate", a.certificate},
+	}
+}
+
+// wrap authorizes the caller, runs h and renders its error as problem+json.
+func (a *API) wrap(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := a.authorize(r)
+		if err == nil {
+			err = h(w, r)
+		}
+		if err != nil {
+			a.problem(w, r, err)
+		}
+	})
+}
+
+// Problem is an RFC 9457 problem document; Field names the offending input.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Field  string `json:"field,omitempty"`
+}
+
+func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
+	kind := derrors.KindOf(err)
+	status := derrors.HTTPStatus(kind)
+	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}
+	var de *derrors.Error
+	if errors.As(err, &de) {
+		p.Detail, p.Field = de.Msg, de.Field
+		if de.Field != "" {
+			p.Detail = de.Field + ": " + de.Msg
+		}
+	}
+	if status >= 500 {
+		a.Log.ErrorContext(r.Context(), "admin request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		p.Detail = "the server could not complete the request"
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// decode reads one JSON object of at most MaxBodyBytes, refusing unknown
+// fields and trailing data, with an error that names the problem.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
+			return derrors.Invalidf("body", "is larger than %d bytes", MaxBodyBytes)
+		case errors.As(err, &ute):
+			return derrors.Invalidf(ute.Field, "has the wrong type (want %s)", ute.Type)
+		case errors.As(err, &se):
+			return derrors.Invalidf("body", "is not valid JSON (at byte %d)", se.Offset)
+		case errors.Is(err, io.EOF):
+			return derrors.Invalidf("body", "is empty; a JSON object is required")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return derrors.Invalidf(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
+		default:
+			return derrors.Invalidf("body", "%s", err.Error())
+		}
+	}
+	if dec.More() {
+		return derrors.Invalidf("body", "must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// List is a page of items; NextCursor is empty on the last page.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func pageFrom(r *http.Request) (tenant.Page, error) {
+	limit := 0
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return tenant.Page{}, derrors.Invalidf("limit", "must be a number from 1 to 500")
+		}
+		limit = n
+	}
+	return tenant.NewPage(r.URL.Query().Get("cursor"), limit), nil
+}
+
+func listOf[T any](items []T, p tenant.Page, key func(T) string) List[T] {
+	l := List[T]{Items: items}
+	if l.Items == nil {
+		l.Items = []T{}
+	}
+	if len(items) == p.Limit && len(items) > 0 {
+		l.NextCursor = key(items[len(items)-1])
+	}
+	return l
+}
+
+// authorize checks the bearer token of an admin request.
+func (a *API) authorize(r *http.Request) error {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" || len(tok) > 8192 {
+		return derrors.Unauthenticatedf("a bearer token issued by the system tenant is required")
+	}
+	ks, err := a.Keys.Get(r.Context(), tenant.System)
+	if err != nil {
+		return err
+	}
+	payload, err := ks.Verify(tok)
+	if err != nil {
+		return derrors.Unauthenticatedf("the bearer token is not valid")
+	}
+	var c struct {
+		Iss      string          `json:"iss"`
+		Aud      json.RawMessage `json:"aud"`
+		Exp      int64           `json:"exp"`
+		Nbf      int64           `json:"nbf"`
+		ClientID string          `json:"client_id"`
+		Scope    string          `json:"scope"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return derrors.Unauthenticatedf("the bearer token is not valid")
+	}
+	now := a.Now().Unix()
+	const skew = 60
+	if c.Iss != oidc.Issuer(a.PublicURL, tenant.System) || c.Exp == 0 || now > c.Exp+skew || now+skew < c.Nbf || !hasAudience(c.Aud, Audience) {
+		return derrors.Unauthenticatedf("the bearer token is expired or not meant for the admin API")
+	}
+	scopes := strings.Fields(c.Scope)
+	readOnly := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if !slices.Contains(scopes, ScopeAdmin) && !(readOnly && slices.Contains(scopes, ScopeRead)) {
+		return derrors.Forbiddenf("the token's scope does not allow this call (needs %q)", ScopeAdmin)
+	}
+	// A deleted admin client's tokens stop working at once (R-APP-11).
+	if _, err := a.Apps.Store.GetApp(r.Context(), tenant.System, c.ClientID); err != nil {
+		if derrors.Is(err, derrors.NotFound) {
+			return derrors.Unauthenticatedf("the token's client no longer exists")
+		}
+		return err
+	}
+	return nil
+}
+
+func hasAudience(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return one == want
+	}
+	var many []string
+	return json.Unmarshal(raw, &many) == nil && slices.Contains(many, want)
+}
+
+// ctxTenant resolves the {tenant} path value to an existing tenant.
+func (a *API) ctxTenant(ctx context.Context, r *http.Request) (string, error) {
+	name := r.PathValue("tenant")
+	if err := tenant.ValidateName(name); err != nil {
+		return "", derrors.NotFoundf("tenant %q not found", name)
+	}
+	if _, err := a.Tenants.GetTenant(ctx, name); err != nil {
+		return "", err
+	}
+	return name, nil
+}

@@ -1,0 +1,175 @@
+// Package config holds the server's settings. Every setting is a flag of
+// `gatehouse serve`; each flag can also come from the environment
+// (GATEHOUSE_<FLAG_NAME>, dashes as underscores) or a YAML/JSON config file
+// (--config, keys are flag names). Precedence: flag > environment > file >
+// default. The master key itself is read only from the environment
+// (GATEHOUSE_MASTER_KEY) or a file, never from a flag, so it does not show in
+// the process list.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/yaml"
+)
+
+// Config is everything `gatehouse serve` needs.
+type Config struct {
+	DataDir            string
+	Database           string
+	Listen             string
+	PublicURL          string
+	MasterKeyFile      string
+	MasterKey          string // from GATEHOUSE_MASTER_KEY only
+	LogLevel           string
+	ShutdownTimeout    time.Duration
+	KeyRefreshInterval time.Duration
+	MaxApps            int
+	MaxScopes          int
+	MaxPermissions     int
+	SecretLength       int
+	DBMaxConns         int
+	AdminFile          string
+}
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		DataDir:            "./gatehouse-data",
+		Listen:             ":8080",
+		LogLevel:           "info",
+		ShutdownTimeout:    20 * time.Second,
+		KeyRefreshInterval: 5 * time.Second,
+		MaxApps:            2000,
+		MaxScopes:          1000,
+		MaxPermissions:     50,
+		SecretLength:       16,
+	}
+}
+
+// DataDirUsage describes --data-dir, which every command shares.
+const DataDirUsage = "directory for the embedded database, the master key file and admin.json"
+
+// Bind defines a flag for every setting but --data-dir on fs, with c's values
+// as defaults. --data-dir is shared by every command and defined by the CLI.
+func (c *Config) Bind(fs *pflag.FlagSet) {
+	fs.StringVar(&c.Database, "database", c.Database, "PostgreSQL URL (postgres://...); empty: the embedded SQLite database in --data-dir")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "URL clients reach the server at; issuers are {public-url}/t/{tenant} (default http://localhost:<listen port>)")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", c.MasterKeyFile, "file holding the master key(s), base64, comma-separated, current first (default {data-dir}/master.key, created if missing; GATEHOUSE_MASTER_KEY takes precedence)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
+	fs.DurationVar(&c.KeyRefreshInterval, "key-refresh-interval", c.KeyRefreshInterval, "how often a replica checks for signing keys rotated by another replica")
+	fs.IntVar(&c.MaxApps, "max-apps-per-tenant", c.MaxApps, "most applications per tenant")
+	fs.IntVar(&c.MaxScopes, "max-scopes-per-app", c.MaxScopes, "most custom scopes per application")
+	fs.IntVar(&c.MaxPermissions, "max-permissions-per-app", c.MaxPermissions, "most permissions per application")
+	fs.IntVar(&c.SecretLength, "client-secret-length", c.SecretLength, "length of generated client secrets (16-128)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connection pool size (0: 2 per CPU, at least 4)")
+	fs.StringVar(&c.AdminFile, "admin-file", c.AdminFile, "where the first start writes the admin client's credentials (default {data-dir}/admin.json)")
+}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flag string) string {
+	return "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Resolve fills flags not given on the command line from the environment,
+// then from the config file at path (if any). It reports unknown file keys.
+func Resolve(fs *pflag.FlagSet, path string, getenv func(string) string) error {
+	var file map[string]any
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("config file: %w", err)
+		}
+		if err := yaml.Unmarshal(b, &file); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
+		for k := range file {
+			if fs.Lookup(k) == nil || k == "config" {
+				return fmt.Errorf("config file %s: unknown setting %q", path, k)
+			}
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "config" || f.Name == "help" {
+			return
+		}
+		if v := getenv(EnvName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+			return
+		}
+		if v, ok := file[f.Name]; ok {
+			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
+				errs = append(errs, fmt.Errorf("config file %s: %w", f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// Validate fills derived defaults and reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.DataDir == "" {
+		bad("--data-dir must not be empty")
+	}
+	_, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		bad("--listen %q: want host:port", c.Listen)
+	}
+	if c.PublicURL == "" && port != "" {
+		c.PublicURL = "http://localhost:" + port
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		bad("--public-url %q: want an http(s) URL without query or fragment", c.PublicURL)
+	}
+	if c.Database != "" && !strings.HasPrefix(c.Database, "postgres://") && !strings.HasPrefix(c.Database, "postgresql://") {
+		bad("--database: want a postgres:// URL, or nothing for the embedded database")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("--shutdown-timeout must be positive")
+	}
+	if c.KeyRefreshInterval < 0 || c.KeyRefreshInterval > time.Hour {
+		bad("--key-refresh-interval must be between 0 and 1h")
+	}
+	for _, l := range []struct {
+		name string
+		v    int
+	}{{"max-apps-per-tenant", c.MaxApps}, {"max-scopes-per-app", c.MaxScopes}, {"max-permissions-per-app", c.MaxPermissions}} {
+		if l.v < 1 {
+			bad("--%s must be at least 1", l.name)
+		}
+	}
+	if c.SecretLength < 16 || c.SecretLength > 128 {
+		bad("--client-secret-length must be between 16 and 128")
+	}
+	if c.DBMaxConns < 0 {
+		bad("--db-max-conns must not be negative")
+	}
+	if c.MasterKeyFile == "" && c.DataDir != "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if c.AdminFile == "" && c.DataDir != "" {
+		c.AdminFile = filepath.Join(c.DataDir, "admin.json")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,199 @@
+// Package oauth holds RFC 6749 primitives shared by the protocol endpoints:
+// the protocol Error and its codes (§5.2), form parsing with the rules of §3.2,
+// and client-credential extraction (§2.3.1).
+package oauth
+
+import (
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// Error codes of RFC 6749 §5.2 and §4.1.2.1.
+const (
+	CodeInvalidRequest       = "invalid_request"
+	CodeInvalidClient        = "invalid_client"
+	CodeInvalidGrant         = "invalid_grant"
+	CodeUnauthorizedClient   = "unauthorized_client"
+	CodeUnsupportedGrantType = "unsupported_grant_type"
+	CodeInvalidScope         = "invalid_scope"
+	CodeServerError          = "server_error"
+)
+
+// Error is an OAuth 2.0 error response. Description is shown to the client,
+// so it never carries internal details.
+type Error struct {
+	Code        string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+	Status      int    `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func newErr(code string, status int, desc string) *Error {
+	return &Error{Code: code, Description: desc, Status: status}
+}
+
+// InvalidRequest: a missing, repeated or malformed parameter.
+func InvalidRequest(desc string) *Error { return newErr(CodeInvalidRequest, 400, desc) }
+
+// InvalidClient: client authentication failed (RFC 6749 §5.2: 401 with
+// WWW-Authenticate).
+func InvalidClient(desc string) *Error { return newErr(CodeInvalidClient, 401, desc) }
+
+// InvalidGrant: the grant or refresh token is invalid, expired or revoked.
+func InvalidGrant(desc string) *Error { return newErr(CodeInvalidGrant, 400, desc) }
+
+// UnauthorizedClient: the client may not use this grant type.
+func UnauthorizedClient(desc string) *Error { return newErr(CodeUnauthorizedClient, 400, desc) }
+
+// UnsupportedGrantType: the server does not support the grant type.
+func UnsupportedGrantType(desc string) *Error { return newErr(CodeUnsupportedGrantType, 400, desc) }
+
+// InvalidScope: the requested scope is invalid, unknown or not allowed.
+func InvalidScope(desc string) *Error { return newErr(CodeInvalidScope, 400, desc) }
+
+// ServerError: an unexpected failure; the cause is logged, never sent.
+func ServerError() *Error {
+	return newErr(CodeServerError, 500, "the server could not complete the request")
+}
+
+// WriteError writes e as the JSON error response of RFC 6749 §5.2.
+func WriteError(w http.ResponseWriter, e *Error) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if e.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", `Basic realm="gatehouse", error="invalid_client"`)
+	}
+	w.WriteHeader(e.Status)
+	_ = json.NewEncoder(w).Encode(e)
+}
+
+// MaxFormBytes bounds a token, introspection or revocation request body.
+const MaxFormBytes = 64 << 10
+
+// ParseForm reads an application/x-www-form-urlencoded POST body of at most
+// MaxFormBytes and refuses a parameter sent more than once (RFC 6749 §3.2).
+// Query parameters are ignored: credentials belong in the body.
+func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, *Error) {
+	if r.Method != http.MethodPost {
+		return nil, InvalidRequest("the request must use POST")
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		return nil, InvalidRequest("the body is too large or could not be read")
+	}
+	return ParseFormBody(string(body))
+}
+
+// ParseFormBody parses an urlencoded body with the rules of ParseForm.
+func ParseFormBody(body string) (url.Values, *Error) {
+	form, err := url.ParseQuery(body)
+	if err != nil {
+		return nil, InvalidRequest("the body is not valid application/x-www-form-urlencoded")
+	}
+	for k, v := range form {
+		if len(v) > 1 {
+			return nil, InvalidRequest("parameter " + strings.ToValidUTF8(k, "") + " is repeated")
+		}
+	}
+	return form, nil
+}
+
+// Auth methods of OpenID Connect Core §9.
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+	AuthNone        = "none"
+)
+
+// ClientAuth is what a request says about its client.
+type ClientAuth struct {
+	ClientID string
+	Secret   string
+	Method   string
+}
+
+// ExtractClient reads client credentials from the Authorization header
+// (RFC 6749 §2.3.1: form-urlencoded, then Basic) or the body. Using more than
+// one method is an error.
+func ExtractClient(r *http.Request, form url.Values) (ClientAuth, *Error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			return ClientAuth{}, InvalidClient("the Authorization header is not valid Basic authentication")
+		}
+		if form.Has("client_secret") {
+			return ClientAuth{}, InvalidRequest("use one client authentication method, not both")
+		}
+		uid, err1 := url.QueryUnescape(id)
+		usecret, err2 := url.QueryUnescape(secret)
+		if err1 != nil || err2 != nil || uid == "" {
+			return ClientAuth{}, InvalidClient("the Basic credentials are malformed")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != uid {
+			return ClientAuth{}, InvalidRequest("client_id in the body differs from the authenticated client")
+		}
+		return ClientAuth{ClientID: uid, Secret: usecret, Method: AuthSecretBasic}, nil
+	}
+	id := form.Get("client_id")
+	if id == "" {
+		return ClientAuth{}, InvalidClient("client authentication is required")
+	}
+	if form.Has("client_secret") {
+		return ClientAuth{ClientID: id, Secret: form.Get("client_secret"), Method: AuthSecretPost}, nil
+	}
+	return ClientAuth{ClientID: id, Method: AuthNone}, nil
+}
+
+// MaxScopes bounds the number of scopes in one request.
+const MaxScopes = 1100
+
+// SplitScope splits a space-delimited scope parameter (RFC 6749 §3.3),
+// refusing empty tokens, characters outside the scope-token syntax and
+// duplicates.
+func SplitScope(s string) ([]string, *Error) {
+	if s == "" {
+		return nil, nil
+	}
+	parts := strings.Split(s, " ")
+	if len(parts) > MaxScopes {
+		return nil, InvalidScope("the scope parameter has too many scopes")
+	}
+	var seen map[string]struct{}
+	if len(parts) > 8 {
+		seen = make(map[string]struct{}, len(parts))
+	}
+	for i, p := range parts {
+		if p == "" {
+			return nil, InvalidScope("the scope parameter has an empty scope")
+		}
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+				return nil, InvalidScope("the scope parameter has a character not allowed in a scope")
+			}
+		}
+		dup := false
+		if seen != nil {
+			_, dup = seen[p]
+			seen[p] = struct{}{}
+		} else {
+			dup = slices.Contains(parts[:i], p)
+		}
+		if dup {
+			return nil, InvalidScope("the scope parameter repeats a scope")
+		}
+	}
+	return parts, nil
+}

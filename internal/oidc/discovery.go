@@ -1,0 +1,88 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
+)
+
+// Metadata is the discovery document (OpenID Connect Discovery 1.0 §3,
+// RFC 8414 §2). Only what is served is advertised.
+type Metadata struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+}
+
+// Endpoints lists a tenant's endpoint URLs (R-APP-12).
+func Endpoints(publicURL, tenantID string) Metadata {
+	iss := Issuer(publicURL, tenantID)
+	return Metadata{
+		Issuer:                            iss,
+		AuthorizationEndpoint:             iss + PathAuthorization,
+		TokenEndpoint:                     iss + PathToken,
+		UserInfoEndpoint:                  iss + PathUserInfo,
+		JWKSURI:                           iss + PathJWKS,
+		IntrospectionEndpoint:             iss + PathIntrospection,
+		RevocationEndpoint:                iss + PathRevocation,
+		EndSessionEndpoint:                iss + PathEndSession,
+		ScopesSupported:                   []string{"openid", "profile", "email", "offline_access"},
+		ResponseTypesSupported:            []string{"code"},
+		GrantTypesSupported:               []string{"client_credentials"},
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{tenant.AlgRS256, tenant.AlgES256, tenant.AlgEdDSA},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		CodeChallengeMethodsSupported:     []string{"S256"},
+	}
+}
+
+func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
+	tid := r.PathValue("tenant")
+	if _, ok := p.keySet(r.Context(), w, tid); !ok {
+		return
+	}
+	md := Endpoints(p.PublicURL, tid)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_ = json.NewEncoder(w).Encode(md)
+}
+
+func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
+	ks, ok := p.keySet(r.Context(), w, r.PathValue("tenant"))
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	// Short caching: a rotation publishes the next key well ahead of use.
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(ks.JWKS)
+}
+
+// fail writes a JSON error for a non-OAuth endpoint failure.
+func (p *Provider) fail(ctx context.Context, w http.ResponseWriter, err error) {
+	status := derrors.HTTPStatus(derrors.KindOf(err))
+	msg := http.StatusText(status)
+	if status == http.StatusNotFound {
+		msg = "no such tenant"
+	} else if status >= 500 {
+		p.Log.ErrorContext(ctx, "request failed", "error", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}

@@ -1,0 +1,208 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/oauth"
+)
+
+// tokenRequest is a token request after the shared checks of the pipeline:
+// the form is parsed, the client authenticated and allowed the grant.
+type tokenRequest struct {
+	TenantID string
+	Issuer   string
+	Form     url.Values
+	Client   *app.App
+	Auth     oauth.ClientAuth
+	Keys     *keys.Set
+	Now      time.Time
+}
+
+// TokenResponse is the successful response of RFC 6749 §5.1.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// grantFunc handles one grant type after the shared checks.
+type grantFunc func(ctx context.Context, req *tokenRequest) (*TokenResponse, error)
+
+// token is the token endpoint (RFC 6749 §3.2): one pipeline for every grant.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	grant := "unknown"
+	resp, err := p.tokenPipeline(w, r, &grant)
+	if err != nil {
+		var oe *oauth.Error
+		if !errors.As(err, &oe) {
+			p.Log.ErrorContext(r.Context(), "token request failed", "grant_type", grant, "error", err)
+			oe = oauth.ServerError()
+		}
+		p.Metrics.Tokens.WithLabelValues(grant, oe.Code).Inc()
+		oauth.WriteError(w, oe)
+		return
+	}
+	p.Metrics.Tokens.WithLabelValues(grant, "ok").Inc()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	// RFC 6749 §5.1: responses with tokens MUST NOT be cached.
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (p *Provider) tokenPipeline(w http.ResponseWriter, r *http.Request, grantLabel *string) (*TokenResponse, error) {
+	ctx := r.Context()
+	tid := r.PathValue("tenant")
+	form, oe := oauth.ParseForm(w, r)
+	if oe != nil {
+		return nil, oe
+	}
+	gt := form.Get("grant_type")
+	if gt == "" {
+		return nil, oauth.InvalidRequest("grant_type is required")
+	}
+	handle, ok := p.grants[gt]
+	if !ok {
+		return nil, oauth.UnsupportedGrantType("grant_type " + strconvQuote(gt) + " is not supported")
+	}
+	*grantLabel = gt
+	auth, oe := oauth.ExtractClient(r, form)
+	if oe != nil {
+		return nil, oe
+	}
+	client, err := p.authenticate(ctx, tid, auth)
+	if err != nil {
+		return nil, err
+	}
+	// R-APP-8: a grant outside the app's list is unauthorized_client.
+	if !client.AllowsGrant(gt) {
+		return nil, oauth.UnauthorizedClient("this application may not use the " + gt + " grant")
+	}
+	ks, err := p.Keys.Get(ctx, tid)
+	if err != nil {
+		return nil, err
+	}
+	return handle(ctx, &tokenRequest{
+		TenantID: tid, Issuer: p.issuer(tid), Form: form, Client: client, Auth: auth, Keys: ks, Now: p.Now(),
+	})
+}
+
+// authenticate checks the client's credentials (RFC 6749 §2.3, OIDC Core §9).
+// A confidential client must prove its secret; a public client sends only its
+// client_id. Every failure is the same invalid_client.
+func (p *Provider) authenticate(ctx context.Context, tenantID string, auth oauth.ClientAuth) (*app.App, error) {
+	if len(auth.ClientID) > 256 || len(auth.Secret) > 1024 {
+		return nil, oauth.InvalidClient("client authentication failed")
+	}
+	if auth.Method == oauth.AuthNone {
+		a, err := p.Apps.Store.GetApp(ctx, tenantID, auth.ClientID)
+		if derrors.Is(err, derrors.NotFound) {
+			return nil, oauth.InvalidClient("client authentication failed")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if a.Confidential() {
+			return nil, oauth.InvalidClient("client authentication failed")
+		}
+		return a, nil
+	}
+	a, err := p.Apps.Authenticate(ctx, tenantID, auth.ClientID, auth.Secret)
+	if derrors.Is(err, derrors.Unauthenticated) {
+		return nil, oauth.InvalidClient("client authentication failed")
+	}
+	return a, err
+}
+
+// accessClaims are the claims of a JWT access token (RFC 9068 §2.2).
+type accessClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience []string `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	NotBef   int64    `json:"nbf"`
+	JTI      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+}
+
+// issueAccessToken signs a JWT access token for the request's client.
+func (p *Provider) issueAccessToken(req *tokenRequest, sub string, aud, scopes []string) (*TokenResponse, error) {
+	life := req.Client.AccessTokenLifetime.D()
+	scope := strings.Join(scopes, " ")
+	c := accessClaims{
+		Issuer:   req.Issuer,
+		Subject:  sub,
+		Audience: aud,
+		IssuedAt: req.Now.Unix(),
+		NotBef:   req.Now.Unix(),
+		Expiry:   req.Now.Add(life).Unix(),
+		JTI:      newJTI(),
+		ClientID: req.Client.ClientID,
+		Scope:    scope,
+	}
+	payload, err := json.Marshal(&c)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := req.Keys.Sign(keys.TypAccessToken, payload)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(life / time.Second), Scope: scope}, nil
+}
+
+func newJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// audience picks the token's audience (RFC 8707 "resource", or "audience"):
+// one of the app's registered audiences; by default all of them, or the
+// issuer when the app registered none.
+func audience(req *tokenRequest) ([]string, error) {
+	want := req.Form.Get("resource")
+	if a := req.Form.Get("audience"); a != "" {
+		if want != "" && want != a {
+			return nil, oauth.InvalidRequest("resource and audience differ")
+		}
+		want = a
+	}
+	if want == "" {
+		if len(req.Client.Audiences) > 0 {
+			return req.Client.Audiences, nil
+		}
+		return []string{req.Issuer}, nil
+	}
+	if slices.Contains(req.Client.Audiences, want) || want == req.Issuer {
+		return []string{want}, nil
+	}
+	// RFC 8707 §2: invalid_target; RFC 6749 clients know invalid_request.
+	return nil, &oauth.Error{Code: "invalid_target", Description: "the requested resource is not registered for this application", Status: http.StatusBadRequest}
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "..."
+	}
+	return strconv.Quote(s)
+}

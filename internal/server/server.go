@@ -1,0 +1,212 @@
+// Package server is the composition root: it opens the store, builds the
+// services and handlers, and runs the HTTP server with health, readiness,
+// metrics and graceful shutdown (R-RUN-1..3). It is the only package that
+// knows every other.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	gatehouse "github.com/gatehouse-id/gatehouse"
+	"github.com/gatehouse-id/gatehouse/internal/adminapi"
+	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/middleware"
+	"github.com/gatehouse-id/gatehouse/internal/oidc"
+	"github.com/gatehouse-id/gatehouse/internal/seal"
+	"github.com/gatehouse-id/gatehouse/internal/store"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
+)
+
+// retireAfter keeps a rotated-out key published for the longest token
+// lifetime (1440 minutes, R-APP-7) plus clock skew (R-KEY-2).
+const retireAfter = app.MaxTokenLifetime + 5*time.Minute
+
+// Server is a configured Gatehouse.
+type Server struct {
+	Config  config.Config
+	Log     *slog.Logger
+	DB      *store.DB
+	Keys    *keys.Manager
+	Apps    *app.Service
+	Handler http.Handler
+	// AdminCreds is set when this start created the admin client.
+	AdminCreds *adminapi.Credentials
+}
+
+// New builds a server from a validated config: it loads the master key,
+// opens and migrates the store, and makes the system tenant and the admin
+// client on the first start.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(string) string) (*Server, error) {
+	ring, err := MasterKeys(cfg, log, getenv)
+	if err != nil {
+		return nil, err
+	}
+	db, err := OpenStore(ctx, cfg, ring)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Log: log, DB: db}
+	s.Keys = &keys.Manager{Store: db, Now: time.Now, RefreshInterval: cfg.KeyRefreshInterval, RetireAfter: retireAfter}
+	s.Apps = &app.Service{
+		Store:  db,
+		Hasher: ring,
+		Limits: app.Limits{MaxApps: cfg.MaxApps, MaxScopes: cfg.MaxScopes, MaxPermissions: cfg.MaxPermissions, SecretLength: cfg.SecretLength},
+		Now:    time.Now,
+	}
+	created, err := adminapi.Bootstrap(ctx, db, s.Keys, s.Apps, time.Now())
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	// Fail fast when the master key cannot open the stored keys.
+	if _, err := s.Keys.Get(ctx, tenant.System); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if created != nil {
+		s.AdminCreds = &adminapi.Credentials{
+			Server:       cfg.PublicURL,
+			ClientID:     created.App.ClientID,
+			ClientSecret: created.ClientSecret,
+			TokenURL:     oidc.Issuer(cfg.PublicURL, tenant.System) + oidc.PathToken,
+		}
+		if err := writeAdminFile(cfg.AdminFile, s.AdminCreds); err != nil {
+			log.Error("cannot write the admin credentials; rotate the admin client's secret with a new start on an empty store", "path", cfg.AdminFile, "error", err)
+		} else {
+			log.Info("admin credentials written", "path", cfg.AdminFile, "client_id", created.App.ClientID)
+		}
+	}
+	if s.Handler, err = s.routes(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) routes() (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	p := &oidc.Provider{PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg)}
+	p.Register(mux)
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI}
+	if err := api.Register(mux); err != nil {
+		return nil, err
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain")
+		if err := s.DB.Ping(ctx); err != nil {
+			s.Log.Warn("not ready", "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return middleware.Wrap(mux, s.Log, middleware.NewMetrics(reg)), nil
+}
+
+// Close releases the store.
+func (s *Server) Close() error { return s.DB.Close() }
+
+// Serve answers on ln until ctx ends, then shuts down gracefully, letting
+// requests in flight finish within the shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// OpenStore opens the configured database (not migrated).
+func OpenStore(ctx context.Context, cfg config.Config, ring *seal.Ring) (*store.DB, error) {
+	return store.Open(ctx, store.Options{
+		URL: cfg.Database, Path: filepath.Join(cfg.DataDir, "gatehouse.db"), MaxConns: cfg.DBMaxConns, Seal: ring,
+	})
+}
+
+// MasterKeys loads the master key ring: GATEHOUSE_MASTER_KEY, else the key
+// file, which is created on the first start (R-KEY-4).
+func MasterKeys(cfg config.Config, log *slog.Logger, getenv func(string) string) (*seal.Ring, error) {
+	if v := getenv("GATEHOUSE_MASTER_KEY"); v != "" {
+		ks, err := seal.ParseKeys(v)
+		if err != nil {
+			return nil, fmt.Errorf("GATEHOUSE_MASTER_KEY: %w", err)
+		}
+		return seal.NewRing(ks...)
+	}
+	ks, created, err := seal.LoadOrCreateKeyFile(cfg.MasterKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		log.Warn("generated a new master key; back it up: without it the stored keys and secrets cannot be read", "path", cfg.MasterKeyFile)
+		if cfg.Database != "" {
+			log.Warn("with PostgreSQL every replica needs the same master key: give it through GATEHOUSE_MASTER_KEY or --master-key-file")
+		}
+	}
+	return seal.NewRing(ks...)
+}
+
+func writeAdminFile(path string, c *adminapi.Credentials) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
