@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -180,7 +181,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		case errors.As(err, &mbe):
 			return derrors.Invalidf("body", "is larger than %d bytes", MaxBodyBytes)
 		case errors.As(err, &ute):
-			return derrors.Invalidf(ute.Field, "has the wrong type (want %s)", ute.Type)
+			want := ute.Type.String()
+			if ute.Type == reflect.TypeFor[app.Duration]() {
+				want = `a duration such as "15m" or "720h"`
+			}
+			return derrors.Invalidf(jsonField(ute.Field), "has the wrong type or format (want %s)", want)
 		case errors.As(err, &se):
 			return derrors.Invalidf("body", "is not valid JSON (at byte %d)", se.Offset)
 		case errors.Is(err, io.EOF):
@@ -195,6 +200,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return derrors.Invalidf("body", "must hold exactly one JSON object")
 	}
 	return nil
+}
+
+// jsonField drops the Go names of embedded structs ("App.name" → "name")
+// from a decoder's field path.
+func jsonField(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && !(p[0] >= 'A' && p[0] <= 'Z') {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 // List is a page of items; NextCursor is empty on the last page.

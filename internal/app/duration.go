@@ -2,9 +2,13 @@ package app
 
 import (
 	"encoding/json"
-	"fmt"
+	"reflect"
 	"time"
 )
+
+// badDuration is a *json.UnmarshalTypeError so that the decoder adds the
+// name of the offending field to it.
+var badDuration = &json.UnmarshalTypeError{Value: "duration", Type: reflect.TypeFor[Duration]()}
 
 // Duration is a time.Duration that reads and writes JSON as a Go duration
 // string ("15m0s"); it also reads a number of seconds.
@@ -24,17 +28,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("invalid duration %q", s)
+			return badDuration
 		}
 		*d = Duration(v)
 		return nil
 	}
 	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("duration must be a string like \"15m\" or a number of seconds")
-	}
-	if n < 0 || n > int64(10*365*24*time.Hour/time.Second) {
-		return fmt.Errorf("duration out of range")
+	if err := json.Unmarshal(b, &n); err != nil || n < 0 || n > int64(10*365*24*time.Hour/time.Second) {
+		return badDuration
 	}
 	*d = Duration(time.Duration(n) * time.Second)
 	return nil
