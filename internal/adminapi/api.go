@@ -215,6 +215,14 @@ func jsonField(path string) string {
 	return strings.Join(out, ".")
 }
 
+// decodeOptional is decode for a body that may be empty (all fields optional).
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return decode(w, r, v)
+}
+
 // List is a page of items; NextCursor is empty on the last page.
 type List[T any] struct {
 	Items      []T    `json:"items"`
@@ -233,15 +241,14 @@ func pageFrom(r *http.Request) (tenant.Page, error) {
 	return tenant.NewPage(r.URL.Query().Get("cursor"), limit), nil
 }
 
-func listOf[T any](items []T, p tenant.Page, key func(T) string) List[T] {
-	l := List[T]{Items: items}
-	if l.Items == nil {
-		l.Items = []T{}
+// page trims a store result fetched with p.Plus1() to p.Limit items and
+// returns the cursor of the next page, empty when this is the last one.
+func page[T any](items []T, p tenant.Page, key func(T) string) ([]T, string) {
+	if len(items) > p.Limit {
+		items = items[:p.Limit]
+		return items, key(items[len(items)-1])
 	}
-	if len(items) == p.Limit && len(items) > 0 {
-		l.NextCursor = key(items[len(items)-1])
-	}
-	return l
+	return items, ""
 }
 
 // authorize checks the bearer token of an admin request.

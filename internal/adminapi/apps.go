@@ -38,7 +38,7 @@ func (a *API) appView(tid string, ap *app.App) AppView {
 	md := oidc.Endpoints(a.PublicURL, tid)
 	e := AppEndpoints{
 		Issuer: md.Issuer, Discovery: md.Issuer + oidc.PathDiscovery, JWKS: md.JWKSURI,
-		CertificatePEM: a.PublicURL + "/admin/v1/tenants/" + tid + "/keys/certificate",
+		CertificatePEM: md.Issuer + oidc.PathCertificate,
 	}
 	switch ap.Protocol {
 	case app.SAML:
@@ -116,15 +116,16 @@ func (a *API) listApps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	apps, err := a.Apps.Store.ListApps(r.Context(), tid, p)
+	apps, err := a.Apps.Store.ListApps(r.Context(), tid, p.Plus1())
 	if err != nil {
 		return err
 	}
+	apps, next := page(apps, p, func(ap *app.App) string { return ap.Name })
 	views := make([]AppView, len(apps))
 	for i, ap := range apps {
 		views[i] = a.appView(tid, ap)
 	}
-	return writeJSON(w, http.StatusOK, listOf(views, p, func(v AppView) string { return v.Name }))
+	return writeJSON(w, http.StatusOK, List[AppView]{Items: views, NextCursor: next})
 }
 
 // updateApp replaces the app's settings (PUT semantics: absent fields take
@@ -183,7 +184,7 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var in RotateInput
-	if err := decode(w, r, &in); err != nil {
+	if err := decodeOptional(w, r, &in); err != nil {
 		return err
 	}
 	so := app.SecretOptions{Grace: in.GracePeriod.D()}
@@ -214,7 +215,8 @@ func (a *API) importApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var e app.Export
+	// An export without refresh_token_lifetime gets the default, as on create.
+	e := app.Export{App: &app.App{RefreshTokenLifetime: -1}}
 	if err := decode(w, r, &e); err != nil {
 		return err
 	}
@@ -283,11 +285,27 @@ func (a *API) updatePermission(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var in app.Permission
+	// PATCH: absent fields keep their values.
+	var in struct {
+		Name        *string `json:"name"`
+		Description *string `json:"description"`
+	}
 	if err := decode(w, r, &in); err != nil {
 		return err
 	}
-	p, err := a.Apps.UpdatePermission(r.Context(), tid, cid, r.PathValue("name"), &in)
+	name := r.PathValue("name")
+	cur, err := a.Apps.Store.GetPermission(r.Context(), tid, cid, name)
+	if err != nil {
+		return err
+	}
+	up := app.Permission{Name: cur.Name, Description: cur.Description}
+	if in.Name != nil {
+		up.Name = *in.Name
+	}
+	if in.Description != nil {
+		up.Description = *in.Description
+	}
+	p, err := a.Apps.UpdatePermission(r.Context(), tid, cid, name, &up)
 	if err != nil {
 		return err
 	}

@@ -92,15 +92,16 @@ func (a *API) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ts, err := a.Tenants.ListTenants(r.Context(), p)
+	ts, err := a.Tenants.ListTenants(r.Context(), p.Plus1())
 	if err != nil {
 		return err
 	}
+	ts, next := page(ts, p, func(t *tenant.Tenant) string { return t.Name })
 	views := make([]TenantView, len(ts))
 	for i, t := range ts {
 		views[i] = a.tenantView(t)
 	}
-	return writeJSON(w, http.StatusOK, listOf(views, p, func(v TenantView) string { return v.Name }))
+	return writeJSON(w, http.StatusOK, List[TenantView]{Items: views, NextCursor: next})
 }
 
 // deleteTenant needs ?confirm= with the tenant's name typed again (R-TEN-3).
@@ -110,7 +111,7 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if tid == tenant.System {
-		return derrors.Invalidf("name", "the system tenant cannot be deleted")
+		return derrors.Forbiddenf("the system tenant cannot be deleted")
 	}
 	if r.URL.Query().Get("confirm") != tid {
 		return derrors.Invalidf("confirm", "type the tenant's name again to delete it and everything it owns")

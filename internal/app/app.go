@@ -49,7 +49,7 @@ const (
 
 // App is a registered application. Secrets live beside it (Secret), never in it.
 type App struct {
-	ClientID               string         `json:"client_id"`
+	ClientID               string         `json:"client_id,omitempty"`
 	Name                   string         `json:"name"`
 	Description            string         `json:"description,omitempty"`
 	Type                   Type           `json:"type"`
@@ -72,8 +72,8 @@ type App struct {
 	LogonResultURLs        *LogonURLs     `json:"logon_result_urls,omitempty"`
 	SAML                   *SAMLSettings  `json:"saml,omitempty"`
 	WSFed                  *WSFedSettings `json:"wsfed,omitempty"`
-	CreatedAt              time.Time      `json:"created_at"`
-	UpdatedAt              time.Time      `json:"updated_at"`
+	CreatedAt              time.Time      `json:"created_at,omitzero"`
+	UpdatedAt              time.Time      `json:"updated_at,omitzero"`
 }
 
 // LogonURLs are the custom logon result pages of R-APP-10.
@@ -136,8 +136,8 @@ func (a *App) AllowsGrant(grant string) bool {
 type Permission struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
 }
 
 // Store persists applications, their secrets and permissions. Every method is

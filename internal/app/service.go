@@ -95,7 +95,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, a *App, so Secret
 		secret = RandomString(s.Limits.SecretLength)
 		sec = &Secret{ID: RandomString(12), Hash: s.Hasher.HashSecret(secret), CreatedAt: now, ExpiresAt: so.ExpiresAt}
 	} else if !so.ExpiresAt.IsZero() {
-		return nil, derrors.Invalidf("secret_expires_at", "%s apps have no client secret", a.Type)
+		return nil, derrors.Invalidf("client_secret_expires_at", "%s apps have no client secret", a.Type)
 	}
 	// A clash of 16 random alphanumerics (95 bits) is astronomically rare, but
 	// the unique index is the authority: retry on the client_id conflict.
@@ -117,7 +117,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, a *App, so Secret
 
 func checkExpiry(t, now time.Time) error {
 	if !t.IsZero() && !t.After(now) {
-		return derrors.Invalidf("secret_expires_at", "must be in the future")
+		return derrors.Invalidf("client_secret_expires_at", "must be in the future")
 	}
 	return nil
 }
@@ -182,8 +182,9 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, clientID string, s
 func (s *Service) Authenticate(ctx context.Context, tenantID, clientID, secret string) (*App, error) {
 	a, secrets, err := s.Store.GetClient(ctx, tenantID, clientID)
 	if derrors.Is(err, derrors.NotFound) {
-		// Spend the same HMAC as a real check so timing does not tell.
-		s.Hasher.VerifySecret("", secret)
+		// Spend the same HMAC as a real check so timing does not tell. (A
+		// VerifySecret against a malformed stored hash returns at once.)
+		_ = s.Hasher.HashSecret(secret)
 		return nil, errBadClient
 	}
 	if err != nil {

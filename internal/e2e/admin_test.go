@@ -176,6 +176,13 @@ func TestAdminValidationNamesTheField(t *testing.T) {
 	if r := inst.api(t, tok, "PATCH", base+"/read", map[string]any{"name": "bad name"}); r.Status != 400 || r.Body["field"] != "name" {
 		t.Fatalf("rename with bad name: %d %s", r.Status, r.Raw)
 	}
+	// PATCH keeps what it is not given.
+	if r := inst.api(t, tok, "PATCH", base+"/read", map[string]any{"name": "read_all"}); r.Status != 200 || r.Body["description"] != "Read things" || r.Body["name"] != "read_all" {
+		t.Fatalf("rename: %d %s", r.Status, r.Raw)
+	}
+	if r := inst.api(t, tok, "GET", base+"/read", nil); r.Status != 404 {
+		t.Fatalf("old name after rename: %d", r.Status)
+	}
 }
 
 // R-TEN-4 limits, configured small: a clear 4xx naming the limit.
@@ -246,7 +253,7 @@ func TestAdminAuthorization(t *testing.T) {
 	if r := inst.api(t, ro, "GET", "/admin/v1/tenants", nil); r.Status != 401 {
 		t.Fatalf("token of a deleted client still works: %d", r.Status)
 	}
-	if r := inst.api(t, admin, "DELETE", "/admin/v1/tenants/system?confirm=system", nil); r.Status != 400 {
+	if r := inst.api(t, admin, "DELETE", "/admin/v1/tenants/system?confirm=system", nil); r.Status != 403 {
 		t.Fatalf("system tenant deletion: %d", r.Status)
 	}
 }
@@ -285,6 +292,15 @@ func TestSecretRotation(t *testing.T) {
 	out, _, _ := inst.cli(t, "app", "get", "--tenant", "acme", a.ClientID, "-o", "json")
 	if strings.Contains(out, rot2.ClientSecret) || strings.Contains(out, "client_secret") {
 		t.Fatalf("app get shows a secret: %s", out)
+	}
+	// Rotation needs no body; the public certificate link works without a token.
+	tok := inst.adminToken(t)
+	if r := inst.api(t, tok, "POST", "/admin/v1/tenants/acme/apps/"+a.ClientID+"/secret", nil); r.Status != 200 || r.Body["client_secret"] == nil {
+		t.Fatalf("rotate without body: %d %s", r.Status, r.Raw)
+	}
+	cert := inst.api(t, "", "GET", strings.TrimPrefix(a.Endpoints.Certificate, inst.URL), nil)
+	if cert.Status != 200 || !strings.HasPrefix(cert.Raw, "-----BEGIN CERTIFICATE-----") {
+		t.Fatalf("certificate download (R-APP-12): %d %.80s", cert.Status, cert.Raw)
 	}
 	// An expired secret is refused.
 	var exp struct {
@@ -356,11 +372,23 @@ func TestTenantLifecycle(t *testing.T) {
 		t.Fatalf("delete with wrong confirm succeeded: %s", errs)
 	}
 	var list struct {
-		Items []struct{ Name string } `json:"items"`
+		Items      []struct{ Name string } `json:"items"`
+		NextCursor string                  `json:"next_cursor"`
 	}
 	inst.cliJSON(t, &list, "tenant", "list")
-	if len(list.Items) != 2 {
+	if len(list.Items) != 2 || list.NextCursor != "" {
 		t.Fatalf("tenants: %+v", list)
+	}
+	// Pagination: a full page has a cursor only when more follow.
+	inst.createTenant(t, "zeta", "ES256")
+	inst.cliJSON(t, &list, "tenant", "list", "--limit", "2")
+	if len(list.Items) != 2 || list.Items[0].Name != "gone" || list.NextCursor != "system" {
+		t.Fatalf("page 1: %+v", list)
+	}
+	list.NextCursor = ""
+	inst.cliJSON(t, &list, "tenant", "list", "--limit", "2", "--cursor", "system")
+	if len(list.Items) != 1 || list.Items[0].Name != "zeta" || list.NextCursor != "" {
+		t.Fatalf("page 2: %+v", list)
 	}
 	if _, errs, code := inst.cli(t, "tenant", "delete", "gone", "--confirm", "gone"); code != 0 {
 		t.Fatal(errs)

@@ -145,9 +145,10 @@ type createdApp struct {
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
 	Endpoints    struct {
-		Issuer string `json:"issuer"`
-		Token  string `json:"token_endpoint"`
-		JWKS   string `json:"jwks_uri"`
+		Issuer      string `json:"issuer"`
+		Token       string `json:"token_endpoint"`
+		JWKS        string `json:"jwks_uri"`
+		Certificate string `json:"certificate_pem_url"`
 	} `json:"endpoints"`
 }
 

@@ -73,6 +73,20 @@ func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(ks.JWKS)
 }
 
+// certificate serves the active signer certificate as a PEM download
+// (R-APP-12): public, like the JWKS.
+func (p *Provider) certificate(w http.ResponseWriter, r *http.Request) {
+	tid := r.PathValue("tenant")
+	ks, ok := p.keySet(r.Context(), w, tid)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+tid+`-signing.pem"`)
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write([]byte(ks.Active().CertPEM()))
+}
+
 // fail writes a JSON error for a non-OAuth endpoint failure.
 func (p *Provider) fail(ctx context.Context, w http.ResponseWriter, err error) {
 	status := derrors.HTTPStatus(derrors.KindOf(err))

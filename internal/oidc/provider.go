@@ -28,6 +28,7 @@ const (
 	PathIntrospection = "/oauth/introspect"
 	PathRevocation    = "/oauth/revoke"
 	PathEndSession    = "/oauth/logout"
+	PathCertificate   = "/certificate.pem"
 )
 
 // Issuer returns the issuer URL of a tenant.
@@ -67,6 +68,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /t/{tenant}"+PathDiscovery, p.discovery)
 	mux.HandleFunc("GET /t/{tenant}"+PathJWKS, p.jwks)
+	mux.HandleFunc("GET /t/{tenant}"+PathCertificate, p.certificate)
 	mux.HandleFunc("POST /t/{tenant}"+PathToken, p.token)
 }
 

@@ -58,8 +58,13 @@ func (d *DB) SaveKeys(ctx context.Context, tenantID string, expect int64, upsert
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			if _, err := d.KeysVersion(ctx, tenantID); err != nil {
-				return err
+			// Inside the transaction: on PostgreSQL the read pool is the
+			// write pool, and a second connection per waiting writer can
+			// exhaust it.
+			var v int64
+			err := tx.QueryRowContext(ctx, d.q("SELECT keys_version FROM tenants WHERE name = ?"), tenantID).Scan(&v)
+			if err != nil {
+				return notFoundIfNoRows(err, "tenant %q not found", tenantID)
 			}
 			return derrors.Conflictf("keys", "the key set changed")
 		}

@@ -50,6 +50,10 @@ func NewPage(cursor string, limit int) Page {
 	return Page{Cursor: cursor, Limit: limit}
 }
 
+// Plus1 asks for one item more than the page holds, to learn whether a next
+// page exists.
+func (p Page) Plus1() Page { return Page{Cursor: p.Cursor, Limit: p.Limit + 1} }
+
 // Store persists tenants. Deleting a tenant removes everything it owns.
 type Store interface {
 	CreateTenant(ctx context.Context, t *Tenant) error

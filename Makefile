@@ -1,0 +1,26 @@
+# Gatehouse: the two set-up commands are `make run` and `make test`.
+GO ?= go
+FUZZTIME ?= 20s
+
+.PHONY: run test build lint fuzz bench bench-go
+
+run: ## run Gatehouse on its embedded database in ./gatehouse-data
+	$(GO) run ./cmd/gatehouse serve
+
+test: ## the whole test suite (what CI runs); installs what it needs
+	bash scripts/test.sh
+
+build:
+	$(GO) build -o bin/gatehouse ./cmd/gatehouse
+
+lint:
+	bash scripts/test.sh --lint-only
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+bench-go: ## go test benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench: ## load benchmark: Gatehouse vs oidc-provider, same run (see bench/README.md)
+	bash bench/run.sh
