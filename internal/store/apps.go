@@ -40,10 +40,13 @@ func appConflict(err error, a *app.App) error {
 	if !ok {
 		return err
 	}
-	if strings.Contains(c, "client_id") && !strings.Contains(c, "name") {
-		return derrors.Conflictf("client_id", "client ID already in use")
+	// Only the (tenant_id, name) constraint mentions "name" (PostgreSQL
+	// apps_name_key, SQLite "apps.tenant_id, apps.name"); the others, the
+	// primary key (tenant_id, client_id) included, are client ID clashes.
+	if strings.Contains(c, "name") {
+		return derrors.Conflictf("name", "an application named %q already exists in this tenant", a.Name)
 	}
-	return derrors.Conflictf("name", "an application named %q already exists in this tenant", a.Name)
+	return derrors.Conflictf("client_id", "client ID already in use")
 }
 
 // CreateApp inserts a and its first secret, refusing to go past maxApps
@@ -91,11 +94,16 @@ func (d *DB) GetApp(ctx context.Context, tenantID, clientID string) (*app.App, e
 	return a, nil
 }
 
-// GetClient loads an app with its secrets in one query.
+// GetClient loads an app with its secrets in one query: the token
+// endpoint's lookup. The returned App is shared and must not be modified.
 func (d *DB) GetClient(ctx context.Context, tenantID, clientID string) (*app.App, []app.Secret, error) {
-	rows, err := d.r.QueryContext(ctx, d.q(`SELECT a.settings, a.created_at, a.updated_at, s.id, s.hash, s.created_at, s.expires_at
+	st, err := d.prepared(ctx, `SELECT a.settings, a.created_at, a.updated_at, s.id, s.hash, s.created_at, s.expires_at
 FROM apps a LEFT JOIN app_secrets s ON s.tenant_id = a.tenant_id AND s.client_id = a.client_id
-WHERE a.tenant_id = ? AND a.client_id = ?`), tenantID, clientID)
+WHERE a.tenant_id = ? AND a.client_id = ?`)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := st.QueryContext(ctx, tenantID, clientID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -103,7 +111,7 @@ WHERE a.tenant_id = ? AND a.client_id = ?`), tenantID, clientID)
 	var a *app.App
 	var secrets []app.Secret
 	for rows.Next() {
-		var settings string
+		var settings sql.RawBytes
 		var c, u int64
 		var sid, hash sql.NullString
 		var sc, se sql.NullInt64
@@ -111,11 +119,17 @@ WHERE a.tenant_id = ? AND a.client_id = ?`), tenantID, clientID)
 			return nil, nil, err
 		}
 		if a == nil {
-			a = &app.App{}
-			if err := json.Unmarshal([]byte(settings), a); err != nil {
+			a, err = d.cachedDecode(clientID, u, settings, func(b []byte) (*app.App, error) {
+				var x app.App
+				if err := json.Unmarshal(b, &x); err != nil {
+					return nil, err
+				}
+				x.ClientID, x.CreatedAt, x.UpdatedAt = clientID, fromMicros(c), fromMicros(u)
+				return &x, nil
+			})
+			if err != nil {
 				return nil, nil, err
 			}
-			a.ClientID, a.CreatedAt, a.UpdatedAt = clientID, fromMicros(c), fromMicros(u)
 		}
 		if sid.Valid {
 			secrets = append(secrets, app.Secret{ID: sid.String, Hash: hash.String, CreatedAt: fromMicros(sc.Int64), ExpiresAt: fromMicros(se.Int64)})

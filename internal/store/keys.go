@@ -42,8 +42,12 @@ func (d *DB) ListKeys(ctx context.Context, tenantID string) ([]*keys.Key, int64,
 
 // KeysVersion returns the tenant's key-set version.
 func (d *DB) KeysVersion(ctx context.Context, tenantID string) (int64, error) {
+	st, err := d.prepared(ctx, "SELECT keys_version FROM tenants WHERE name = ?")
+	if err != nil {
+		return 0, err
+	}
 	var v int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT keys_version FROM tenants WHERE name = ?"), tenantID).Scan(&v)
+	err = st.QueryRowContext(ctx, tenantID).Scan(&v)
 	return v, notFoundIfNoRows(err, "tenant %q not found", tenantID)
 }
 

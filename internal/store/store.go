@@ -57,6 +57,7 @@ type DB struct {
 	r       *sql.DB // reads
 	seal    Sealer
 	queries sync.Map // '?' query -> dialect query
+	hot     hot
 }
 
 // Options configure Open.
@@ -129,6 +130,7 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Close closes every connection.
 func (d *DB) Close() error {
+	d.closeStatements()
 	err := d.w.Close()
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+
+	"github.com/gatehouse-id/gatehouse/internal/app"
+)
+
+// Hot-path support: prepared statements and a decoded-app cache.
+//
+// The token endpoint reads the same few queries on every request. Preparing
+// them once (database/sql re-prepares per connection as needed) saves the SQL
+// parse, which on SQLite costs as much as the query itself. Decoding an app's
+// settings JSON costs as much again; the cache keeps the decoded app keyed by
+// client ID and its updated_at, so an update or delete is seen at once (the
+// row is still read on every request) while an unchanged app is decoded once.
+
+// maxCachedApps bounds the decoded-app cache; past it the cache starts over.
+const maxCachedApps = 10000
+
+type cachedApp struct {
+	updated int64
+	app     *app.App
+}
+
+type hot struct {
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+
+	appsMu sync.RWMutex
+	apps   map[string]cachedApp
+}
+
+// prepared returns the read-pool statement for query, preparing it once.
+func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.hot.mu.Lock()
+	defer d.hot.mu.Unlock()
+	if st, ok := d.hot.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := d.r.PrepareContext(ctx, d.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if d.hot.stmts == nil {
+		d.hot.stmts = map[string]*sql.Stmt{}
+	}
+	d.hot.stmts[query] = st
+	return st, nil
+}
+
+func (d *DB) closeStatements() {
+	d.hot.mu.Lock()
+	defer d.hot.mu.Unlock()
+	for _, st := range d.hot.stmts {
+		_ = st.Close()
+	}
+	d.hot.stmts = nil
+}
+
+// cachedDecode returns the decoded app for (clientID, updated), decoding
+// settings only when the cache has no entry for that version. The returned
+// App is shared: callers must not modify it.
+func (d *DB) cachedDecode(clientID string, updated int64, settings []byte, decode func([]byte) (*app.App, error)) (*app.App, error) {
+	d.hot.appsMu.RLock()
+	c, ok := d.hot.apps[clientID]
+	d.hot.appsMu.RUnlock()
+	if ok && c.updated == updated {
+		return c.app, nil
+	}
+	a, err := decode(settings)
+	if err != nil {
+		return nil, err
+	}
+	d.hot.appsMu.Lock()
+	if d.hot.apps == nil || len(d.hot.apps) >= maxCachedApps {
+		d.hot.apps = make(map[string]cachedApp)
+	}
+	d.hot.apps[clientID] = cachedApp{updated: updated, app: a}
+	d.hot.appsMu.Unlock()
+	return a, nil
+}
