@@ -109,6 +109,13 @@ func TestNewPage(t *testing.T) {
 	}
 }
 
+func TestPagePlus1(t *testing.T) {
+	p := tenant.NewPage("c", 10).Plus1()
+	if p.Limit != 11 || p.Cursor != "c" {
+		t.Errorf("Plus1 = %+v, want limit 11 and the same cursor", p)
+	}
+}
+
 var tenantNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // FuzzValidateName: a tenant name is accepted exactly when it is a DNS label
