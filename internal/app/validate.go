@@ -242,10 +242,17 @@ func (a *App) validateLifetimes() error {
 	}
 	// A negative refresh lifetime is how a caller says "default": zero means
 	// "no refresh tokens" (R-APP-7).
+	refreshes := a.AllowsGrant(GrantRefreshToken)
 	if a.RefreshTokenLifetime < 0 {
-		a.RefreshTokenLifetime = Duration(DefaultRefreshLife)
+		a.RefreshTokenLifetime = 0
+		if refreshes {
+			a.RefreshTokenLifetime = Duration(DefaultRefreshLife)
+		}
 	}
 	r := a.RefreshTokenLifetime.D()
+	if r != 0 && !refreshes {
+		return derrors.Invalidf("refresh_token_lifetime", "only for apps with the refresh_token grant; %s apps get no refresh tokens", a.Type)
+	}
 	if r != 0 && (r < MinRefreshLifetime || r > MaxRefreshLifetime || r%(24*time.Hour) != 0) {
 		return derrors.Invalidf("refresh_token_lifetime", "must be 0 (no refresh tokens) or a whole number of days between 1 and 365")
 	}

@@ -225,14 +225,14 @@ func TestValidateDefaults(t *testing.T) {
 			a.RefreshTokenLifetime = app.Duration(30 * 24 * time.Hour)
 		})},
 		{"explicit values are kept", with(webApp(), func(a *app.App) {
-			a.GrantTypes = []string{app.GrantAuthorizationCode}
+			a.GrantTypes = []string{app.GrantAuthorizationCode, app.GrantRefreshToken}
 			a.AccessTokenFormat = app.TokenOpaque
 			a.AccessTokenLifetime = app.Duration(5 * time.Minute)
 			a.IDTokenLifetime = app.Duration(10 * time.Minute)
 			a.RefreshTokenLifetime = app.Duration(7 * 24 * time.Hour)
 		}), with(webApp(), func(a *app.App) {
 			a.Protocol = app.OIDC
-			a.GrantTypes = []string{app.GrantAuthorizationCode}
+			a.GrantTypes = []string{app.GrantAuthorizationCode, app.GrantRefreshToken}
 			a.AccessTokenFormat = app.TokenOpaque
 			a.AccessTokenLifetime = app.Duration(5 * time.Minute)
 			a.IDTokenLifetime = app.Duration(10 * time.Minute)
@@ -962,5 +962,23 @@ func TestPermissionValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			checkErr(t, tc.p.Validate(), tc.want)
 		})
+	}
+}
+
+// R-APP-7: refresh lifetimes exist only for apps that may refresh; an s2s
+// app's "default" is no refresh tokens, and a lifetime given anyway is refused.
+func TestRefreshLifetimeNeedsRefreshGrant(t *testing.T) {
+	a := &app.App{Name: "svc", Type: app.S2S, RefreshTokenLifetime: -1}
+	if err := a.Validate(10); err != nil || a.RefreshTokenLifetime != 0 {
+		t.Fatalf("s2s default: %v, lifetime %v", err, a.RefreshTokenLifetime.D())
+	}
+	a = &app.App{Name: "svc", Type: app.S2S, RefreshTokenLifetime: app.Duration(24 * time.Hour)}
+	var de *derrors.Error
+	if err := a.Validate(10); !errors.As(err, &de) || de.Field != "refresh_token_lifetime" {
+		t.Fatalf("s2s with a refresh lifetime: %v", err)
+	}
+	w := &app.App{Name: "web", Type: app.Web, RedirectURIs: []string{"https://a.example.com/cb"}, GrantTypes: []string{app.GrantAuthorizationCode}, RefreshTokenLifetime: -1}
+	if err := w.Validate(10); err != nil || w.RefreshTokenLifetime != 0 {
+		t.Fatalf("web without refresh_token grant: %v, lifetime %v", err, w.RefreshTokenLifetime.D())
 	}
 }
