@@ -119,7 +119,7 @@ WHERE a.tenant_id = ? AND a.client_id = ?`)
 			return nil, nil, err
 		}
 		if a == nil {
-			a, err = d.cachedDecode(clientID, u, settings, func(b []byte) (*app.App, error) {
+			a, err = d.cachedDecode(clientID, c, u, settings, func(b []byte) (*app.App, error) {
 				var x app.App
 				if err := json.Unmarshal(b, &x); err != nil {
 					return nil, err

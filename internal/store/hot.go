@@ -14,15 +14,18 @@ import (
 // them once (database/sql re-prepares per connection as needed) saves the SQL
 // parse, which on SQLite costs as much as the query itself. Decoding an app's
 // settings JSON costs as much again; the cache keeps the decoded app keyed by
-// client ID and its updated_at, so an update or delete is seen at once (the
-// row is still read on every request) while an unchanged app is decoded once.
+// client ID and checked against the row's settings bytes and times, so an
+// update or delete is seen at once (the row is still read on every request,
+// and an update need not change updated_at) while an unchanged app is
+// decoded once.
 
 // maxCachedApps bounds the decoded-app cache; past it the cache starts over.
 const maxCachedApps = 10000
 
 type cachedApp struct {
-	updated int64
-	app     *app.App
+	created, updated int64
+	settings         string
+	app              *app.App
 }
 
 type hot struct {
@@ -60,14 +63,14 @@ func (d *DB) closeStatements() {
 	d.hot.stmts = nil
 }
 
-// cachedDecode returns the decoded app for (clientID, updated), decoding
-// settings only when the cache has no entry for that version. The returned
-// App is shared: callers must not modify it.
-func (d *DB) cachedDecode(clientID string, updated int64, settings []byte, decode func([]byte) (*app.App, error)) (*app.App, error) {
+// cachedDecode returns the decoded app for the row (clientID, created,
+// updated, settings), decoding settings only when the cache has no entry for
+// exactly that row. The returned App is shared: callers must not modify it.
+func (d *DB) cachedDecode(clientID string, created, updated int64, settings []byte, decode func([]byte) (*app.App, error)) (*app.App, error) {
 	d.hot.appsMu.RLock()
 	c, ok := d.hot.apps[clientID]
 	d.hot.appsMu.RUnlock()
-	if ok && c.updated == updated {
+	if ok && c.created == created && c.updated == updated && c.settings == string(settings) {
 		return c.app, nil
 	}
 	a, err := decode(settings)
@@ -78,7 +81,7 @@ func (d *DB) cachedDecode(clientID string, updated int64, settings []byte, decod
 	if d.hot.apps == nil || len(d.hot.apps) >= maxCachedApps {
 		d.hot.apps = make(map[string]cachedApp)
 	}
-	d.hot.apps[clientID] = cachedApp{updated: updated, app: a}
+	d.hot.apps[clientID] = cachedApp{created: created, updated: updated, settings: string(settings), app: a}
 	d.hot.appsMu.Unlock()
 	return a, nil
 }

@@ -1,6 +1,8 @@
 -- +goose Up
+-- Names sort bytewise (COLLATE "C"), as on SQLite, whatever the database's
+-- collation: cursor pagination depends on it.
 CREATE TABLE tenants (
-    name         TEXT PRIMARY KEY,
+    name         TEXT COLLATE "C" PRIMARY KEY,
     display_name TEXT NOT NULL,
     signing_alg  TEXT NOT NULL,
     keys_version BIGINT NOT NULL DEFAULT 0,
@@ -11,7 +13,7 @@ CREATE TABLE tenants (
 CREATE TABLE apps (
     tenant_id  TEXT NOT NULL REFERENCES tenants (name) ON DELETE CASCADE,
     client_id  TEXT NOT NULL,
-    name       TEXT NOT NULL,
+    name       TEXT COLLATE "C" NOT NULL,
     type       TEXT NOT NULL,
     protocol   TEXT NOT NULL,
     settings   TEXT NOT NULL,
