@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/server"
-	"github.com/gatehouse-id/gatehouse/internal/store"
 )
 
 func configFlags(cmd *cobra.Command, g *globals) (*config.Config, *string) {
@@ -64,11 +63,7 @@ func serveCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		db := "embedded SQLite in " + cfg.DataDir
-		if s.DB.Dialect() == store.Postgres {
-			db = "PostgreSQL"
-		}
-		log.Info("gatehouse is listening", "address", ln.Addr().String(), "public_url", cfg.PublicURL, "database", db,
+		log.Info("gatehouse is listening", "address", ln.Addr().String(), "public_url", cfg.PublicURL, "database", s.DatabaseName(),
 			"admin_api", cfg.PublicURL+"/admin/v1/openapi.yaml", "admin_credentials", cfg.AdminFile)
 		return s.Serve(ctx, ln)
 	}

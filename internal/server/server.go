@@ -132,6 +132,14 @@ func (s *Server) routes() (http.Handler, error) {
 	return middleware.Wrap(mux, s.Log, middleware.NewMetrics(reg)), nil
 }
 
+// DatabaseName says which database the server uses, for the start-up log.
+func (s *Server) DatabaseName() string {
+	if s.DB.Dialect() == store.Postgres {
+		return "PostgreSQL"
+	}
+	return "embedded SQLite in " + s.Config.DataDir
+}
+
 // Close releases the store.
 func (s *Server) Close() error { return s.DB.Close() }
 

@@ -1,0 +1,79 @@
+package gatehouse_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces ARCHITECTURE §2 on direct imports:
+// cmd → cli → server → features → domain → leaves.
+func TestDependencyDirection(t *testing.T) {
+	const mod = "github.com/gatehouse-id/gatehouse/"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], mod)
+		for _, imp := range f[1:] {
+			if strings.HasPrefix(imp, mod) || imp == "net/http" {
+				imports[pkg] = append(imports[pkg], strings.TrimPrefix(imp, mod))
+			}
+		}
+	}
+	leaves := []string{"internal/derrors", "internal/oauth", "internal/seal", "internal/middleware", "internal/store/migrations"}
+	domain := []string{"internal/tenant", "internal/app", "internal/keys"}
+	features := []string{"internal/oidc", "internal/adminapi"}
+	// Features do not import each other; the admin API may use the protocol
+	// package's endpoint URLs (issuer, paths) to show an app's endpoints.
+	allowed := map[string][]string{"internal/adminapi": {"internal/oidc"}}
+	internalOf := func(pkg string) []string {
+		var out []string
+		for _, imp := range imports[pkg] {
+			if strings.HasPrefix(imp, "internal/") {
+				out = append(out, imp)
+			}
+		}
+		return out
+	}
+	for _, p := range leaves {
+		if got := internalOf(p); len(got) > 0 {
+			t.Errorf("leaf %s imports %v", p, got)
+		}
+	}
+	for _, p := range domain {
+		for _, imp := range imports[p] {
+			switch {
+			case imp == "net/http":
+				t.Errorf("domain %s imports net/http", p)
+			case strings.HasPrefix(imp, "internal/store"):
+				t.Errorf("domain %s imports %s", p, imp)
+			case slices.Contains(domain, imp) && imp != "internal/tenant":
+				t.Errorf("domain %s imports domain %s (refer by ID; only the tenant root is shared)", p, imp)
+			case slices.Contains(features, imp) || imp == "internal/server" || imp == "internal/cli":
+				t.Errorf("domain %s imports %s", p, imp)
+			}
+		}
+	}
+	for _, p := range features {
+		for _, imp := range internalOf(p) {
+			if (slices.Contains(features, imp) && !slices.Contains(allowed[p], imp)) || strings.HasPrefix(imp, "internal/store") || imp == "internal/server" || imp == "internal/cli" {
+				t.Errorf("feature %s imports %s", p, imp)
+			}
+		}
+	}
+	for p := range imports {
+		for _, imp := range imports[p] {
+			if strings.HasPrefix(imp, "internal/store") && !strings.HasPrefix(p, "internal/store") && p != "internal/server" {
+				t.Errorf("%s imports %s: only server (and tests) may", p, imp)
+			}
+		}
+	}
+	if got := internalOf("cmd/gatehouse"); !slices.Equal(got, []string{"internal/cli"}) {
+		t.Errorf("cmd/gatehouse imports %v, want only internal/cli", got)
+	}
+}
