@@ -71,6 +71,24 @@ func (a *API) Register(mux *http.ServeMux) error {
 	for _, rt := range a.routes() {
 		mux.Handle(rt.pattern, a.wrap(rt.h))
 	}
+	// Anything else under /admin/ gets a problem document too: 405 when the
+	// path exists with other methods, 404 otherwise.
+	mux.Handle("/admin/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != "/admin/" && pattern != "" {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			a.problem(w, r, &derrors.Error{Kind: derrors.MethodNotAllowed, Msg: r.Method + " is not allowed here; use " + strings.Join(allowed, ", ")})
+			return
+		}
+		a.problem(w, r, derrors.NotFoundf("no admin API endpoint at %s", r.URL.Path))
+	}))
 	return nil
 }
 

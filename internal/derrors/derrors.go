@@ -20,6 +20,7 @@ const (
 	Forbidden
 	Unauthenticated
 	LimitExceeded
+	MethodNotAllowed
 )
 
 // Error is a domain error: a kind, the field it concerns (if any) and a message
@@ -94,6 +95,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusUnauthorized
 	case LimitExceeded:
 		return http.StatusUnprocessableEntity
+	case MethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	default:
 		return http.StatusInternalServerError
 	}

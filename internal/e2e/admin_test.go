@@ -227,6 +227,13 @@ func TestAdminAuthorization(t *testing.T) {
 	if r := inst.api(t, "garbage", "GET", "/admin/v1/tenants", nil); r.Status != 401 {
 		t.Fatalf("garbage token: %d", r.Status)
 	}
+	// Wrong method and unknown path: problem documents too.
+	if r := inst.api(t, admin, "PATCH", "/admin/v1/tenants", nil); r.Status != 405 || r.Header.Get("Allow") != "GET, POST" || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("wrong method: %d %v %s", r.Status, r.Header, r.Raw)
+	}
+	if r := inst.api(t, admin, "GET", "/admin/v1/nothing", nil); r.Status != 404 || r.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("unknown path: %d %s", r.Status, r.Raw)
+	}
 	// A read-only client in the system tenant.
 	r := inst.api(t, admin, "POST", "/admin/v1/tenants/system/apps", map[string]any{
 		"name": "auditor", "type": "s2s", "scopes": []string{"admin:read"}, "audiences": []string{"urn:gatehouse:admin"},
