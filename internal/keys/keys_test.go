@@ -60,11 +60,11 @@ func TestGenerate(t *testing.T) {
 			// A token signed by a set with this key verifies with the JWK.
 			k.State = StateActive
 			s := &Set{Keys: []*Key{k}, active: k}
-			signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: sg, KeyID: k.KID}}, nil)
+			signer, err := newCompactSigner(alg, k.KID, TypJWT, sg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.signers = map[string]jose.Signer{TypJWT: signer}
+			s.signers = map[string]*compactSigner{TypJWT: signer}
 			s.public = map[string]publicKey{k.KID: {key: sg.Public(), alg: alg}}
 			tok, err := s.Sign(TypJWT, []byte(`{"a":1}`))
 			if err != nil {
@@ -73,6 +73,17 @@ func TestGenerate(t *testing.T) {
 			got, err := s.Verify(tok)
 			if err != nil || string(got) != `{"a":1}` {
 				t.Fatalf("verify: %q %v", got, err)
+			}
+			// go-jose, independently, with the published JWK.
+			jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if jws.Signatures[0].Header.KeyID != k.KID || jws.Signatures[0].Header.ExtraHeaders["typ"] != TypJWT {
+				t.Fatalf("header %+v", jws.Signatures[0].Header)
+			}
+			if got, err := jws.Verify(&j); err != nil || string(got) != `{"a":1}` {
+				t.Fatalf("go-jose verify: %q %v", got, err)
 			}
 			if _, err := s.Verify(tok[:len(tok)-4] + "AAAA"); err == nil {
 				t.Fatal("a tampered signature verifies")

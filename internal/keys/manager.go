@@ -25,7 +25,7 @@ type Set struct {
 	Keys    []*Key
 	JWKS    []byte
 	active  *Key
-	signers map[string]jose.Signer // by typ
+	signers map[string]*compactSigner // by typ
 	public  map[string]publicKey   // by kid
 	// validUntil is when a retired key leaves the JWKS, forcing a re-render.
 	validUntil time.Time
@@ -40,11 +40,7 @@ func (s *Set) Sign(typ string, payload []byte) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("keys: no signer for typ %q", typ)
 	}
-	obj, err := sg.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
+	return sg.sign(payload)
 }
 
 // Verify checks a compact JWS signed by one of the set's published keys and
@@ -139,7 +135,7 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 	if err != nil {
 		return nil, err
 	}
-	s := &Set{Version: ver, validUntil: now.Add(100 * 365 * 24 * time.Hour), signers: map[string]jose.Signer{}, public: map[string]publicKey{}}
+	s := &Set{Version: ver, validUntil: now.Add(100 * 365 * 24 * time.Hour), signers: map[string]*compactSigner{}, public: map[string]publicKey{}}
 	for _, k := range ks {
 		if !k.Published(now) {
 			continue
@@ -165,14 +161,9 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 		return nil, err
 	}
 	for _, typ := range []string{TypAccessToken, TypJWT} {
-		sg, err := jose.NewSigner(
-			jose.SigningKey{Algorithm: jose.SignatureAlgorithm(s.active.Alg), Key: jose.JSONWebKey{Key: priv, KeyID: s.active.KID}},
-			(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
-		)
-		if err != nil {
+		if s.signers[typ], err = newCompactSigner(s.active.Alg, s.active.KID, typ, priv); err != nil {
 			return nil, err
 		}
-		s.signers[typ] = sg
 	}
 	if s.JWKS, err = renderJWKS(s.Keys, now); err != nil {
 		return nil, err
