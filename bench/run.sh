@@ -97,6 +97,20 @@ forget_pid() {
 	PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
+# bg_wait LOG CMD...: run CMD in the background with stdout+stderr to LOG and
+# wait for it. A signal to this script interrupts `wait` at once (a foreground
+# child would delay the trap until it ends) and cleanup stops CMD.
+bg_wait() {
+	local logf=$1 pid rc=0
+	shift
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid" || rc=$?
+	forget_pid "$pid"
+	return "$rc"
+}
+
 stop_pid() {
 	local pid=$1
 	kill -TERM "$pid" 2>/dev/null || true
@@ -194,25 +208,35 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+# Busy ticks of the whole machine (user nice system irq softirq steal).
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# CPU ticks of this shell's waited-for children (cutime + cstime): wrk's share.
+children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
 
 # ---------------------------------------------------------------------------
 # Load: load LABEL URL PID BASIC -> one row in the results.
 ROWS=()
+WARNINGS=()
 GH_FAILED=0
+OTHER_WARN_PCT=10 # warn when other processes used more than this % of all cores
 load() {
-	local label=$1 url=$2 pid=$3 basic=$4 t0 t1 out result
+	local label=$1 url=$2 pid=$3 basic=$4 t0 t1 m0 m1 c0 c1 out result
 	local wrk_args=(-t"$THREADS" -c"$CONNECTIONS" --timeout 5s -s "$BENCH_DIR/token.lua" "$url")
 	export BENCH_BASIC=$basic BENCH_BODY=$BODY
 	if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
 		log "$label: warm-up $WARMUP"
-		timeout $(($(secs "$WARMUP") + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" >"$LOGS/wrk-$label-warmup.txt" 2>&1 ||
+		bg_wait "$LOGS/wrk-$label-warmup.txt" timeout $(($(secs "$WARMUP") + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" ||
 			die "$label: warm-up wrk failed: $(tail -n 5 "$LOGS/wrk-$label-warmup.txt")"
 	fi
 	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $url"
 	t0=$(cpu_ticks "$pid")
-	timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" >"$LOGS/wrk-$label.txt" 2>&1 ||
+	m0=$(machine_ticks)
+	c0=$(children_ticks)
+	bg_wait "$LOGS/wrk-$label.txt" timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" ||
 		die "$label: wrk failed: $(tail -n 5 "$LOGS/wrk-$label.txt")"
 	t1=$(cpu_ticks "$pid")
+	m1=$(machine_ticks)
+	c1=$(children_ticks)
 	sed 's/^/    /' "$LOGS/wrk-$label.txt" >&2
 	result=$(grep '^BENCH_RESULT ' "$LOGS/wrk-$label.txt") || die "$label: no BENCH_RESULT from wrk"
 	local -A r=()
@@ -220,11 +244,21 @@ load() {
 	for kv in ${result#BENCH_RESULT }; do r[${kv%%=*}]=${kv#*=}; done
 	out=$(awk -v label="$label" -v req="${r[requests]}" -v dur_us="${r[duration_us]}" -v non2xx="${r[non2xx]}" \
 		-v sock=$((r[connect] + r[read] + r[write] + r[timeout])) -v p50="${r[p50_us]}" -v p99="${r[p99_us]}" \
-		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" 'BEGIN {
+		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" -v wrk=$((c1 - c0)) \
+		-v machine=$((m1 - m0)) -v ncpu="$NCPU" 'BEGIN {
 		dur = dur_us / 1e6; cpu = ticks / hz
-		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
-			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024
+		# Share of the whole machine used by neither the server nor wrk.
+		other = (machine - ticks - wrk) / hz / (dur * ncpu) * 100
+		if (other < 0) other = 0
+		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
+			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024, wrk / hz, other
 	}')
+	local other
+	other=$(cut -d'|' -f12 <<<"$out")
+	if ((other > OTHER_WARN_PCT)); then
+		log "$label: WARNING other processes used ${other}% of the machine during the run; req/s and latency are not comparable"
+		WARNINGS+=("$label: other processes used ${other}% of the machine during the run")
+	fi
 	ROWS+=("$out")
 	if [[ $label == gatehouse* ]]; then
 		local non2xx req
@@ -258,6 +292,7 @@ gh() { "$GH_BIN" --data-dir "$GH_DATA" "$@"; }
 # ---------------------------------------------------------------------------
 install_tools
 HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
 mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")
 LOGS=$OUT/logs
@@ -267,6 +302,7 @@ log "work dir $WORK"
 
 INFO=()
 INFO+=("machine: $(nproc) cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)")
+INFO+=("load average at start: $(cut -d" " -f1-3 /proc/loadavg)")
 INFO+=("wrk -t$THREADS -c$CONNECTIONS -d$DURATION (warm-up $WARMUP), POST $BODY, client_secret_basic, ES256 JWT access tokens")
 
 if want gatehouse; then
@@ -295,11 +331,11 @@ if want gatehouse; then
 		log "seeding $TENANTS tenants and $APPS apps (admin API, $SEED_WORKERS workers)"
 		(cd "$ROOT" && go build -o "$OUT/seed" ./bench/seed) || die "go build ./bench/seed failed"
 		t0=$(now_ms)
-		seed_out=$("$OUT/seed" -data-dir "$GH_DATA" -tenants "$TENANTS" -apps "$APPS" -workers "$SEED_WORKERS" \
-			2> >(tee "$LOGS/seed.log" >&2)) || die "seeding failed"
+		bg_wait "$LOGS/seed.log" "$OUT/seed" -data-dir "$GH_DATA" -tenants "$TENANTS" -apps "$APPS" \
+			-workers "$SEED_WORKERS" || die "seeding failed: $(tail -n 5 "$LOGS/seed.log")"
 		seed_ms=$(($(now_ms) - t0))
-		log "$seed_out"
-		INFO+=("seeded $TENANTS tenants + $APPS apps through the admin API in $((seed_ms / 1000)) s")
+		log "$(grep '^seeded ' "$LOGS/seed.log")"
+		INFO+=("seeded $TENANTS tenants + $APPS apps through the admin API in $(awk -v ms="$seed_ms" 'BEGIN { printf "%.1f", ms / 1000 }') s")
 
 		log "restarting gatehouse with the seeded data"
 		stop_pid "$GH_PID"
@@ -340,9 +376,14 @@ report() {
 	for line in "${INFO[@]}"; do echo "  $line"; done
 	echo
 	{
-		echo "server|req/s|requests|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/req|peak RSS MiB"
+		echo "server|req/s|requests|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/req|peak RSS MiB|wrk CPU s|other %"
 		printf '%s\n' "${ROWS[@]}"
 	} | awk -F'|' '{ printf "%-22s", $1; for (i = 2; i <= NF; i++) printf " %12s", $i; print "" }'
+	if ((${#WARNINGS[@]} > 0)); then
+		echo
+		echo "WARNING: the machine was not quiet: contention skews req/s and latency most, CPU us/req less; rerun on a quiet machine:"
+		for line in "${WARNINGS[@]}"; do echo "  $line"; done
+	fi
 	printf '%s\n' "${ROWS[@]}" | awk -F'|' '
 		$1 == "oidc-provider" { ors = $2; ocpu = $9 }
 		$1 ~ /^gatehouse/ { n++; name[n] = $1; rs[n] = $2; cpu[n] = $9 }
