@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -52,6 +53,9 @@ func serveCmd(g *globals) *cobra.Command {
 			return err
 		}
 		log := newLogger(g, cfg.LogLevel)
+		if g.env.Getenv("GOGC") == "" {
+			debug.SetGCPercent(cfg.GCPercent)
+		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		s, err := server.New(ctx, *cfg, log, g.env.Getenv)
@@ -62,6 +66,11 @@ func serveCmd(g *globals) *cobra.Command {
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			return err
+		}
+		if cfg.DebugListen != "" {
+			if err := server.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
+				return err
+			}
 		}
 		log.Info("gatehouse is listening", "address", ln.Addr().String(), "public_url", cfg.PublicURL, "database", s.DatabaseName(),
 			"admin_api", cfg.PublicURL+"/admin/v1/openapi.yaml", "admin_credentials", cfg.AdminFile)

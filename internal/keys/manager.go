@@ -26,7 +26,7 @@ type Set struct {
 	JWKS    []byte
 	active  *Key
 	signers map[string]*compactSigner // by typ
-	public  map[string]publicKey   // by kid
+	public  map[string]publicKey      // by kid
 	// validUntil is when a retired key leaves the JWKS, forcing a re-render.
 	validUntil time.Time
 }

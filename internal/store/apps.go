@@ -97,6 +97,21 @@ func (d *DB) GetApp(ctx context.Context, tenantID, clientID string) (*app.App, e
 // GetClient loads an app with its secrets in one query: the token
 // endpoint's lookup. The returned App is shared and must not be modified.
 func (d *DB) GetClient(ctx context.Context, tenantID, clientID string) (*app.App, []app.Secret, error) {
+	if d.dialect != SQLite {
+		return d.getClient(ctx, tenantID, clientID)
+	}
+	cc, gen, ok := d.clients.get(tenantID, clientID)
+	if ok {
+		return cc.app, cc.secrets, nil
+	}
+	a, secrets, err := d.getClient(ctx, tenantID, clientID)
+	if err == nil {
+		d.clients.put(tenantID, clientID, gen, cachedClient{app: a, secrets: secrets})
+	}
+	return a, secrets, err
+}
+
+func (d *DB) getClient(ctx context.Context, tenantID, clientID string) (*app.App, []app.Secret, error) {
 	st, err := d.prepared(ctx, `SELECT a.settings, a.created_at, a.updated_at, s.id, s.hash, s.created_at, s.expires_at
 FROM apps a LEFT JOIN app_secrets s ON s.tenant_id = a.tenant_id AND s.client_id = a.client_id
 WHERE a.tenant_id = ? AND a.client_id = ?`)
@@ -164,6 +179,7 @@ func (d *DB) ListApps(ctx context.Context, tenantID string, p tenant.Page) ([]*a
 
 // UpdateApp replaces the stored app.
 func (d *DB) UpdateApp(ctx context.Context, tenantID string, a *app.App) error {
+	defer d.clients.invalidate()
 	settings, err := appSettings(a)
 	if err != nil {
 		return err
@@ -178,6 +194,7 @@ func (d *DB) UpdateApp(ctx context.Context, tenantID string, a *app.App) error {
 
 // DeleteApp removes the app with its secrets and permissions.
 func (d *DB) DeleteApp(ctx context.Context, tenantID, clientID string) error {
+	defer d.clients.invalidate()
 	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM apps WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID)
 	return rowsOrNotFound(res, err, "application %q not found", clientID)
 }
@@ -185,6 +202,7 @@ func (d *DB) DeleteApp(ctx context.Context, tenantID, clientID string) error {
 // RotateSecret adds s; the app's other secrets expire at oldExpiry at the
 // latest, or are removed when oldExpiry is zero.
 func (d *DB) RotateSecret(ctx context.Context, tenantID, clientID string, s *app.Secret, oldExpiry time.Time) error {
+	defer d.clients.invalidate()
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, d.q("SELECT 1 FROM apps WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID).Scan(&one)

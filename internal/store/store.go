@@ -58,6 +58,8 @@ type DB struct {
 	seal    Sealer
 	queries sync.Map // '?' query -> dialect query
 	hot     hot
+	clients clientCache // SQLite only
+	lock    *os.File    // SQLite: held while open
 }
 
 // Options configure Open.
@@ -98,6 +100,11 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		if err := os.MkdirAll(filepath.Dir(o.Path), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		lock, err := lockFile(o.Path + ".lock")
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		d.lock = lock
 		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 		dsn := "file:" + (&url.URL{Path: o.Path}).EscapedPath() + "?" + pragmas
 		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
@@ -108,6 +115,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 		if err != nil {
 			w.Close()
+			lock.Close()
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
 		r.SetMaxOpenConns(o.MaxConns)
@@ -134,6 +142,10 @@ func (d *DB) Close() error {
 	err := d.w.Close()
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())
+	}
+	if d.lock != nil {
+		err = errors.Join(err, d.lock.Close())
+		d.lock = nil
 	}
 	return err
 }

@@ -66,6 +66,7 @@ func (d *DB) ListTenants(ctx context.Context, p tenant.Page) ([]*tenant.Tenant, 
 
 // DeleteTenant removes a tenant and, by cascade, everything it owns.
 func (d *DB) DeleteTenant(ctx context.Context, name string) error {
+	defer d.clients.invalidate()
 	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM tenants WHERE name = ?"), name)
 	return rowsOrNotFound(res, err, "tenant %q not found", name)
 }
