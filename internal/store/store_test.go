@@ -77,6 +77,15 @@ func TestSQLite(t *testing.T) {
 		return db
 	})
 	storetest.RunRaw(t, open)
+	storetest.RunUsers(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunUsersRaw(t, open)
+	storetest.RunGrants(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -146,4 +155,13 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunRaw(t, open)
+	storetest.RunUsers(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunUsersRaw(t, open)
+	storetest.RunGrants(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }

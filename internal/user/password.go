@@ -85,6 +85,10 @@ func ParseHash(s string) (*Hash, error) {
 	if p < 1 || p > 255 || t < 1 || t > MaxTime || m < 8*p || m > MaxMemory {
 		return nil, fmt.Errorf("%w: parameters out of bounds", ErrMalformedHash)
 	}
+	// The decoder skips line breaks; a PHC string has none.
+	if strings.ContainsAny(parts[4], "\r\n") || strings.ContainsAny(parts[5], "\r\n") {
+		return nil, ErrMalformedHash
+	}
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil || len(salt) < MinSaltLen || len(salt) > MaxSaltLen {
 		return nil, fmt.Errorf("%w: bad salt", ErrMalformedHash)

@@ -1,0 +1,171 @@
+// Package grant holds what the OpenID Connect flows keep between requests
+// (R-OID-2, R-OID-3, R-OID-10): pending authorization requests, single-use
+// authorization codes, token families with rotating refresh tokens, SSO
+// sessions and remembered consents. Every secret value (code, refresh token,
+// session cookie) is stored only as its SHA-256 hash; rows expire and a
+// janitor deletes them, so tables stay bounded under constant traffic.
+package grant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"time"
+)
+
+// Request is a validated authorization request waiting for the user to log in
+// or consent (OpenID Connect Core §3.1.2.1).
+type Request struct {
+	ID                  string    `json:"-"`
+	ClientID            string    `json:"client_id"`
+	RedirectURI         string    `json:"redirect_uri"`
+	ResponseType        string    `json:"response_type"`
+	ResponseMode        string    `json:"response_mode,omitempty"`
+	Scope               []string  `json:"scope"`
+	State               string    `json:"state,omitempty"`
+	Nonce               string    `json:"nonce,omitempty"`
+	CodeChallenge       string    `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
+	Prompt              []string  `json:"prompt,omitempty"`
+	MaxAge              int       `json:"max_age"` // seconds; -1: absent
+	LoginHint           string    `json:"login_hint,omitempty"`
+	CreatedAt           time.Time `json:"-"`
+	ExpiresAt           time.Time `json:"-"`
+}
+
+// Session is a single sign-on session of one user in one tenant (R-OID-10).
+// The browser holds a random secret; the store knows its hash.
+type Session struct {
+	Hash      string
+	SID       string // public identifier: the sid claim, back-channel logout
+	UserID    string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Code is an authorization code: single use, short-lived (R-OID-2).
+type Code struct {
+	Hash          string
+	ClientID      string
+	UserID        string
+	SID           string
+	RedirectURI   string
+	Scope         []string
+	Nonce         string
+	CodeChallenge string
+	AuthTime      time.Time
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	UsedAt        time.Time
+	// FamilyID is the token family the first redemption created; a second
+	// redemption revokes it (RFC 6749 §4.1.2).
+	FamilyID string
+}
+
+// Family is the set of tokens issued from one grant: refresh tokens rotate
+// within it, and revoking it revokes all of them at once (R-OID-3).
+type Family struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	SID       string
+	Scope     []string
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Revoked reports whether the family was revoked.
+func (f *Family) Revoked() bool { return !f.RevokedAt.IsZero() }
+
+// Refresh is one refresh token of a family.
+type Refresh struct {
+	Hash      string
+	FamilyID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// RotatedAt is when the token was exchanged; NextSealed then holds the
+	// (sealed) answer given, so that a concurrent retry within the grace
+	// window gets the same answer (R-OID-3).
+	RotatedAt  time.Time
+	NextSealed string
+}
+
+// Consent remembers the scopes a user granted a third-party app.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scope     []string
+	CreatedAt time.Time
+}
+
+// Store persists grants. Every method is scoped to one tenant.
+type Store interface {
+	CreateRequest(ctx context.Context, tenantID string, r *Request) error
+	GetRequest(ctx context.Context, tenantID, id string) (*Request, error)
+	DeleteRequest(ctx context.Context, tenantID, id string) error
+
+	CreateSession(ctx context.Context, tenantID string, s *Session) error
+	GetSession(ctx context.Context, tenantID, hash string) (*Session, error)
+	DeleteSession(ctx context.Context, tenantID, hash string) error
+
+	CreateCode(ctx context.Context, tenantID string, c *Code) error
+	// RedeemCode marks an unused, unexpired code used and returns it. A code
+	// already used is returned with UsedAt set and the error ErrReused.
+	RedeemCode(ctx context.Context, tenantID, hash string, now time.Time) (*Code, error)
+	SetCodeFamily(ctx context.Context, tenantID, hash, familyID string) error
+
+	// CreateFamily stores a family and, if r is not nil, its first refresh token.
+	CreateFamily(ctx context.Context, tenantID string, f *Family, r *Refresh) error
+	GetFamily(ctx context.Context, tenantID, id string) (*Family, error)
+	RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error
+	GetRefresh(ctx context.Context, tenantID, hash string) (*Refresh, error)
+	// RotateRefresh marks old rotated at now with the sealed answer and stores
+	// next, if old has not been rotated yet; otherwise it returns ErrReused and
+	// the stored row (with its NextSealed).
+	RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *Refresh) (*Refresh, error)
+
+	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)
+	SaveConsent(ctx context.Context, tenantID string, c *Consent) error
+
+	// DeleteExpired removes requests, codes, sessions, families and refresh
+	// tokens past their expiry (the janitor), at most limit rows per table.
+	DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
+// ErrReused is returned when a code or refresh token is used again.
+var ErrReused = reusedError{}
+
+type reusedError struct{}
+
+func (reusedError) Error() string { return "grant: already used" }
+
+// NewSecret returns a 256-bit random value, base64url-encoded: codes,
+// refresh tokens, session cookies.
+func NewSecret() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// NewID returns a 128-bit random identifier.
+func NewID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Hash is how secrets are stored: hex SHA-256. The secrets are 256-bit
+// random, so a fast hash is enough.
+func Hash(secret string) string {
+	s := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,294 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
+)
+
+func joinScope(s []string) string { return strings.Join(s, " ") }
+
+func splitScope(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+// CreateRequest stores a pending authorization request.
+func (d *DB) CreateRequest(ctx context.Context, tenantID string, r *grant.Request) error {
+	params, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = d.w.ExecContext(ctx, d.q("INSERT INTO auth_requests (tenant_id, id, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
+		tenantID, r.ID, r.ClientID, string(params), micros(r.CreatedAt), micros(r.ExpiresAt))
+	return err
+}
+
+// GetRequest loads a pending authorization request.
+func (d *DB) GetRequest(ctx context.Context, tenantID, id string) (*grant.Request, error) {
+	var params string
+	var c, e int64
+	err := d.r.QueryRowContext(ctx, d.q("SELECT params, created_at, expires_at FROM auth_requests WHERE tenant_id = ? AND id = ?"), tenantID, id).Scan(&params, &c, &e)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "authorization request not found")
+	}
+	var r grant.Request
+	if err := json.Unmarshal([]byte(params), &r); err != nil {
+		return nil, err
+	}
+	r.ID, r.CreatedAt, r.ExpiresAt = id, fromMicros(c), fromMicros(e)
+	return &r, nil
+}
+
+// DeleteRequest removes a pending authorization request.
+func (d *DB) DeleteRequest(ctx context.Context, tenantID, id string) error {
+	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM auth_requests WHERE tenant_id = ? AND id = ?"), tenantID, id)
+	return err
+}
+
+// CreateSession stores an SSO session.
+func (d *DB) CreateSession(ctx context.Context, tenantID string, s *grant.Session) error {
+	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO sessions (tenant_id, hash, sid, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+		tenantID, s.Hash, s.SID, s.UserID, micros(s.AuthTime), micros(s.CreatedAt), micros(s.ExpiresAt))
+	return err
+}
+
+// GetSession loads an SSO session by its cookie hash.
+func (d *DB) GetSession(ctx context.Context, tenantID, hash string) (*grant.Session, error) {
+	s := grant.Session{Hash: hash}
+	var a, c, e int64
+	err := d.r.QueryRowContext(ctx, d.q("SELECT sid, user_id, auth_time, created_at, expires_at FROM sessions WHERE tenant_id = ? AND hash = ?"), tenantID, hash).
+		Scan(&s.SID, &s.UserID, &a, &c, &e)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "session not found")
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMicros(a), fromMicros(c), fromMicros(e)
+	return &s, nil
+}
+
+// DeleteSession ends an SSO session.
+func (d *DB) DeleteSession(ctx context.Context, tenantID, hash string) error {
+	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM sessions WHERE tenant_id = ? AND hash = ?"), tenantID, hash)
+	return err
+}
+
+// CreateCode stores an authorization code.
+func (d *DB) CreateCode(ctx context.Context, tenantID string, c *grant.Code) error {
+	_, err := d.w.ExecContext(ctx, d.q(`INSERT INTO auth_codes (tenant_id, hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		tenantID, c.Hash, c.ClientID, c.UserID, c.SID, c.RedirectURI, joinScope(c.Scope), c.Nonce, c.CodeChallenge, micros(c.AuthTime), micros(c.CreatedAt), micros(c.ExpiresAt))
+	return err
+}
+
+func (d *DB) getCode(ctx context.Context, q execer, tenantID, hash string) (*grant.Code, error) {
+	c := grant.Code{Hash: hash}
+	var scope string
+	var a, cr, e, u int64
+	err := q.QueryRowContext(ctx, d.q(`SELECT client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, used_at, family_id
+FROM auth_codes WHERE tenant_id = ? AND hash = ?`), tenantID, hash).
+		Scan(&c.ClientID, &c.UserID, &c.SID, &c.RedirectURI, &scope, &c.Nonce, &c.CodeChallenge, &a, &cr, &e, &u, &c.FamilyID)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "authorization code not found")
+	}
+	c.Scope = splitScope(scope)
+	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMicros(a), fromMicros(cr), fromMicros(e), fromMicros(u)
+	return &c, nil
+}
+
+// RedeemCode marks the code used, once: the UPDATE's WHERE makes the first
+// redemption win even when two race.
+func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Time) (*grant.Code, error) {
+	var out *grant.Code
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, d.q("UPDATE auth_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?"),
+			micros(now), tenantID, hash, micros(now))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if out, err = d.getCode(ctx, tx, tenantID, hash); err != nil {
+			return err
+		}
+		if n == 0 {
+			if out.UsedAt.IsZero() {
+				return derrors.NotFoundf("authorization code expired")
+			}
+			return grant.ErrReused
+		}
+		return nil
+	})
+	if errors.Is(err, grant.ErrReused) {
+		return out, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// SetCodeFamily records the family a redeemed code created.
+func (d *DB) SetCodeFamily(ctx context.Context, tenantID, hash, familyID string) error {
+	_, err := d.w.ExecContext(ctx, d.q("UPDATE auth_codes SET family_id = ? WHERE tenant_id = ? AND hash = ?"), familyID, tenantID, hash)
+	return err
+}
+
+// CreateFamily stores a token family and its first refresh token, if any.
+func (d *DB) CreateFamily(ctx context.Context, tenantID string, f *grant.Family, r *grant.Refresh) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO token_families (tenant_id, id, client_id, user_id, sid, scope, auth_time, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			tenantID, f.ID, f.ClientID, f.UserID, f.SID, joinScope(f.Scope), micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			return d.insertRefresh(ctx, tx, tenantID, r)
+		}
+		return nil
+	})
+}
+
+func (d *DB) insertRefresh(ctx context.Context, tx execer, tenantID string, r *grant.Refresh) error {
+	_, err := tx.ExecContext(ctx, d.q("INSERT INTO refresh_tokens (tenant_id, hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+		tenantID, r.Hash, r.FamilyID, micros(r.CreatedAt), micros(r.ExpiresAt))
+	return err
+}
+
+// GetFamily loads a token family.
+func (d *DB) GetFamily(ctx context.Context, tenantID, id string) (*grant.Family, error) {
+	f := grant.Family{ID: id}
+	var scope string
+	var a, c, e, rv int64
+	err := d.r.QueryRowContext(ctx, d.q("SELECT client_id, user_id, sid, scope, auth_time, created_at, expires_at, revoked_at FROM token_families WHERE tenant_id = ? AND id = ?"), tenantID, id).
+		Scan(&f.ClientID, &f.UserID, &f.SID, &scope, &a, &c, &e, &rv)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "token family not found")
+	}
+	f.Scope = splitScope(scope)
+	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromMicros(a), fromMicros(c), fromMicros(e), fromMicros(rv)
+	return &f, nil
+}
+
+// RevokeFamily revokes every token of a family.
+func (d *DB) RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error {
+	_, err := d.w.ExecContext(ctx, d.q("UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0"), micros(at), tenantID, id)
+	return err
+}
+
+func (d *DB) getRefresh(ctx context.Context, q execer, tenantID, hash string) (*grant.Refresh, error) {
+	r := grant.Refresh{Hash: hash}
+	var c, e, rot int64
+	err := q.QueryRowContext(ctx, d.q("SELECT family_id, created_at, expires_at, rotated_at, next_sealed FROM refresh_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash).
+		Scan(&r.FamilyID, &c, &e, &rot, &r.NextSealed)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "refresh token not found")
+	}
+	r.CreatedAt, r.ExpiresAt, r.RotatedAt = fromMicros(c), fromMicros(e), fromMicros(rot)
+	return &r, nil
+}
+
+// GetRefresh loads a refresh token by its hash.
+func (d *DB) GetRefresh(ctx context.Context, tenantID, hash string) (*grant.Refresh, error) {
+	return d.getRefresh(ctx, d.r, tenantID, hash)
+}
+
+// RotateRefresh exchanges old for next exactly once; the family's expiry
+// follows its newest token.
+func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
+	var out *grant.Refresh
+	err := d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, d.q("UPDATE refresh_tokens SET rotated_at = ?, next_sealed = ? WHERE tenant_id = ? AND hash = ? AND rotated_at = 0"),
+			micros(now), nextSealed, tenantID, oldHash)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if out, err = d.getRefresh(ctx, tx, tenantID, oldHash); err != nil {
+			return err
+		}
+		if n == 0 {
+			return grant.ErrReused
+		}
+		if err := d.insertRefresh(ctx, tx, tenantID, next); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, d.q("UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?"),
+			micros(next.ExpiresAt), tenantID, next.FamilyID, micros(next.ExpiresAt))
+		return err
+	})
+	if errors.Is(err, grant.ErrReused) {
+		return out, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GetConsent loads the consent a user gave an app.
+func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) (*grant.Consent, error) {
+	c := grant.Consent{UserID: userID, ClientID: clientID}
+	var scope string
+	var at int64
+	err := d.r.QueryRowContext(ctx, d.q("SELECT scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?"), tenantID, userID, clientID).Scan(&scope, &at)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "consent not found")
+	}
+	c.Scope, c.CreatedAt = splitScope(scope), fromMicros(at)
+	return &c, nil
+}
+
+// SaveConsent stores or replaces a consent.
+func (d *DB) SaveConsent(ctx context.Context, tenantID string, c *grant.Consent) error {
+	_, err := d.w.ExecContext(ctx, d.q(`INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at`),
+		tenantID, c.UserID, c.ClientID, joinScope(c.Scope), micros(c.CreatedAt))
+	return err
+}
+
+// expiringTables are the tables the janitor sweeps, children first.
+var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families"}
+
+// DeleteExpired deletes up to limit expired rows per table, oldest first.
+func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
+	var total int64
+	for _, t := range expiringTables {
+		// The subquery bounds each sweep so that a backlog never holds the
+		// write lock for long; the janitor comes back for the rest.
+		res, err := d.w.ExecContext(ctx, d.q("DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"),
+			micros(now), limit)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// pk2 is the second primary-key column of an expiring table.
+func pk2(table string) string {
+	switch table {
+	case "refresh_tokens", "auth_codes", "sessions":
+		return "hash"
+	default:
+		return "id"
+	}
+}

@@ -1,0 +1,199 @@
+package storetest
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	grantpkg "github.com/gatehouse-id/gatehouse/internal/grant"
+	"github.com/gatehouse-id/gatehouse/internal/store"
+)
+
+// RunGrants is the conformance suite of grantpkg.Store (R-OID-2, R-OID-3,
+// R-OID-10, R-APP-11).
+func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
+	type fixture struct {
+		db       *store.DB
+		clientID string
+		userID   string
+	}
+	setup := func(t *testing.T) fixture {
+		db := open(t)
+		mkTenant(t, db, "acme")
+		a, _ := mkApp(t, db, "acme", "portal")
+		u := mkUser(t, db, "acme", "alice")
+		return fixture{db, a.ClientID, u.ID}
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+
+	t.Run("Requests", func(t *testing.T) {
+		f := setup(t)
+		r := &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, RedirectURI: "https://portal.example.com/cb", ResponseType: "code",
+			Scope: []string{"openid", "profile"}, State: "s", Nonce: "n", CodeChallenge: "c", CodeChallengeMethod: "S256", MaxAge: -1, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateRequest(t.Context(), "acme", r))
+		got, err := f.db.GetRequest(t.Context(), "acme", r.ID)
+		must(t, err)
+		diff(t, "request", r, got)
+		mkTenant(t, f.db, "other")
+		_, err = f.db.GetRequest(t.Context(), "other", r.ID)
+		wantErr(t, "GetRequest(other tenant)", err, derrors.NotFound, "")
+		must(t, f.db.DeleteRequest(t.Context(), "acme", r.ID))
+		_, err = f.db.GetRequest(t.Context(), "acme", r.ID)
+		wantErr(t, "GetRequest(deleted)", err, derrors.NotFound, "")
+	})
+
+	t.Run("Sessions R-OID-10", func(t *testing.T) {
+		f := setup(t)
+		s := &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateSession(t.Context(), "acme", s))
+		got, err := f.db.GetSession(t.Context(), "acme", s.Hash)
+		must(t, err)
+		diff(t, "session", s, got)
+		must(t, f.db.DeleteSession(t.Context(), "acme", s.Hash))
+		_, err = f.db.GetSession(t.Context(), "acme", s.Hash)
+		wantErr(t, "GetSession(deleted)", err, derrors.NotFound, "")
+	})
+
+	t.Run("Codes are single use R-OID-2", func(t *testing.T) {
+		f := setup(t)
+		c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", RedirectURI: "https://portal.example.com/cb",
+			Scope: []string{"openid"}, Nonce: "n", CodeChallenge: "ch", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		must(t, f.db.CreateCode(t.Context(), "acme", c))
+		// Two redemptions race: exactly one wins.
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
+			}()
+		}
+		wg.Wait()
+		won, reused := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, grantpkg.ErrReused):
+				reused++
+			default:
+				t.Errorf("redeem: %v", err)
+			}
+		}
+		if won != 1 || reused != len(errs)-1 {
+			t.Fatalf("won %d, reused %d", won, reused)
+		}
+		must(t, f.db.SetCodeFamily(t.Context(), "acme", c.Hash, "fam"))
+		got, err := f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
+		if !errors.Is(err, grantpkg.ErrReused) || got == nil || got.FamilyID != "fam" || got.UsedAt.IsZero() {
+			t.Fatalf("replay: %+v %v", got, err)
+		}
+		expired := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, CreatedAt: now, ExpiresAt: now.Add(-time.Second), AuthTime: now}
+		must(t, f.db.CreateCode(t.Context(), "acme", expired))
+		_, err = f.db.RedeemCode(t.Context(), "acme", expired.Hash, now)
+		wantErr(t, "RedeemCode(expired)", err, derrors.NotFound, "")
+		mkTenant(t, f.db, "other")
+		_, err = f.db.RedeemCode(t.Context(), "other", c.Hash, now)
+		wantErr(t, "RedeemCode(other tenant)", err, derrors.NotFound, "")
+	})
+
+	t.Run("Refresh rotation R-OID-3", func(t *testing.T) {
+		f := setup(t)
+		fam := &grantpkg.Family{ID: grantpkg.NewID(), ClientID: f.clientID, UserID: f.userID, SID: "sid", Scope: []string{"openid", "offline_access"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		r1 := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateFamily(t.Context(), "acme", fam, r1))
+		gotFam, err := f.db.GetFamily(t.Context(), "acme", fam.ID)
+		must(t, err)
+		diff(t, "family", fam, gotFam)
+		r2 := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
+		old, err := f.db.RotateRefresh(t.Context(), "acme", r1.Hash, now, "sealed-answer", r2)
+		must(t, err)
+		if old.Hash != r1.Hash || old.RotatedAt.IsZero() || old.NextSealed != "sealed-answer" {
+			t.Fatalf("rotated: %+v", old)
+		}
+		// A second rotation of the same token: ErrReused with the stored answer.
+		again, err := f.db.RotateRefresh(t.Context(), "acme", r1.Hash, now, "other", &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
+		if !errors.Is(err, grantpkg.ErrReused) || again.NextSealed != "sealed-answer" {
+			t.Fatalf("second rotation: %+v %v", again, err)
+		}
+		got2, err := f.db.GetRefresh(t.Context(), "acme", r2.Hash)
+		must(t, err)
+		if !got2.RotatedAt.IsZero() || got2.FamilyID != fam.ID {
+			t.Fatalf("new token: %+v", got2)
+		}
+		gotFam, err = f.db.GetFamily(t.Context(), "acme", fam.ID)
+		must(t, err)
+		if !gotFam.ExpiresAt.Equal(r2.ExpiresAt) {
+			t.Errorf("family expiry %v, want the newest token's %v", gotFam.ExpiresAt, r2.ExpiresAt)
+		}
+		must(t, f.db.RevokeFamily(t.Context(), "acme", fam.ID, now))
+		gotFam, err = f.db.GetFamily(t.Context(), "acme", fam.ID)
+		must(t, err)
+		if !gotFam.Revoked() {
+			t.Fatal("family not revoked")
+		}
+		mkTenant(t, f.db, "other")
+		_, err = f.db.GetRefresh(t.Context(), "other", r2.Hash)
+		wantErr(t, "GetRefresh(other tenant)", err, derrors.NotFound, "")
+	})
+
+	t.Run("Consents", func(t *testing.T) {
+		f := setup(t)
+		_, err := f.db.GetConsent(t.Context(), "acme", f.userID, f.clientID)
+		wantErr(t, "GetConsent(none)", err, derrors.NotFound, "")
+		c := &grantpkg.Consent{UserID: f.userID, ClientID: f.clientID, Scope: []string{"openid"}, CreatedAt: now}
+		must(t, f.db.SaveConsent(t.Context(), "acme", c))
+		c.Scope = []string{"openid", "email"}
+		must(t, f.db.SaveConsent(t.Context(), "acme", c))
+		got, err := f.db.GetConsent(t.Context(), "acme", f.userID, f.clientID)
+		must(t, err)
+		diff(t, "consent", c, got)
+	})
+
+	t.Run("Deleting an app or user removes its grants R-APP-11", func(t *testing.T) {
+		f := setup(t)
+		fam := &grantpkg.Family{ID: grantpkg.NewID(), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		r := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateFamily(t.Context(), "acme", fam, r))
+		c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		must(t, f.db.CreateCode(t.Context(), "acme", c))
+		must(t, f.db.DeleteApp(t.Context(), "acme", f.clientID))
+		_, err := f.db.GetFamily(t.Context(), "acme", fam.ID)
+		wantErr(t, "GetFamily(app deleted)", err, derrors.NotFound, "")
+		_, err = f.db.GetRefresh(t.Context(), "acme", r.Hash)
+		wantErr(t, "GetRefresh(app deleted)", err, derrors.NotFound, "")
+		_, err = f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
+		wantErr(t, "RedeemCode(app deleted)", err, derrors.NotFound, "")
+	})
+
+	t.Run("Janitor keeps tables bounded", func(t *testing.T) {
+		f := setup(t)
+		for i := 0; i < 30; i++ {
+			exp := now.Add(-time.Minute)
+			if i%3 == 0 {
+				exp = now.Add(time.Hour)
+			}
+			fam := &grantpkg.Family{ID: grantpkg.NewID(), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}
+			must(t, f.db.CreateFamily(t.Context(), "acme", fam, &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: exp}))
+			must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}))
+			must(t, f.db.CreateSession(t.Context(), "acme", &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}))
+			must(t, f.db.CreateRequest(t.Context(), "acme", &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, MaxAge: -1, CreatedAt: now, ExpiresAt: exp}))
+		}
+		// 20 expired rows in each of 5 tables; a limit of 7 per table per sweep.
+		var total int64
+		for sweep := 0; sweep < 5; sweep++ {
+			n, err := f.db.DeleteExpired(t.Context(), now, 7)
+			must(t, err)
+			total += n
+		}
+		if total != 100 {
+			t.Fatalf("deleted %d rows, want 100 (20 expired in each of 5 tables)", total)
+		}
+		if n, err := f.db.DeleteExpired(t.Context(), now, 7); err != nil || n != 0 {
+			t.Fatalf("after the sweeps: %d %v", n, err)
+		}
+	})
+}
