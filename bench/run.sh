@@ -12,6 +12,8 @@
 #   BENCH_THREADS       wrk threads                              (2)
 #   BENCH_WARMUP        unmeasured wrk run before each one, 0=off (3s)
 #   BENCH_SERVERS       which to load: "gatehouse oidc-provider" (both)
+#   BENCH_ROUNDS        alternate the servers this many times;   (1)
+#                       the summary takes each one's median
 #   BENCH_TENANTS       seed this many extra tenants first        (0)
 #   BENCH_APPS          seed this many extra s2s apps first       (0)
 #   BENCH_SEED_WORKERS  parallel admin API requests when seeding  (4)
@@ -30,6 +32,7 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 WARMUP=${BENCH_WARMUP:-3s}
 SERVERS=${BENCH_SERVERS:-gatehouse oidc-provider}
+ROUNDS=${BENCH_ROUNDS:-1}
 TENANTS=${BENCH_TENANTS:-0}
 APPS=${BENCH_APPS:-0}
 SEED_WORKERS=${BENCH_SEED_WORKERS:-4}
@@ -55,8 +58,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 want() { [[ " $SERVERS " == *" $1 "* ]]; }
 want gatehouse || want oidc-provider || die "BENCH_SERVERS names neither gatehouse nor oidc-provider"
-[[ $CONNECTIONS =~ ^[0-9]+$ && $THREADS =~ ^[0-9]+$ && $TENANTS =~ ^[0-9]+$ && $APPS =~ ^[0-9]+$ ]] ||
-	die "BENCH_CONNECTIONS, BENCH_THREADS, BENCH_TENANTS, BENCH_APPS must be integers"
+[[ $CONNECTIONS =~ ^[0-9]+$ && $THREADS =~ ^[0-9]+$ && $TENANTS =~ ^[0-9]+$ && $APPS =~ ^[0-9]+$ && $ROUNDS =~ ^[0-9]+$ ]] ||
+	die "BENCH_CONNECTIONS, BENCH_THREADS, BENCH_ROUNDS, BENCH_TENANTS, BENCH_APPS must be integers"
+((ROUNDS >= 1 && ROUNDS <= 20)) || die "BENCH_ROUNDS must be 1..20"
 ((CONNECTIONS >= THREADS)) || die "BENCH_CONNECTIONS must be >= BENCH_THREADS"
 DURATION_S=$(secs "$DURATION")
 ((DURATION_S >= 1 && DURATION_S <= 600)) || die "BENCH_DURATION must be 1s..10m"
@@ -208,8 +212,9 @@ cpu_ticks() {
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-# Busy ticks of the whole machine (user nice system irq softirq steal).
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+# Busy ticks of the whole machine (user nice system irq softirq) and steal.
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
 # CPU ticks of this shell's waited-for children (cutime + cstime): wrk's share.
 children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
 
@@ -218,46 +223,53 @@ children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat";
 ROWS=()
 WARNINGS=()
 GH_FAILED=0
-OTHER_WARN_PCT=10 # warn when other processes used more than this % of all cores
+OTHER_WARN_PCT=10 # warn when other processes or steal took more than this % of all cores
 load() {
-	local label=$1 url=$2 pid=$3 basic=$4 t0 t1 m0 m1 c0 c1 out result
+	local label=$1 url=$2 pid=$3 basic=$4 t0 t1 m0 m1 s0 s1 c0 c1 out result
 	local wrk_args=(-t"$THREADS" -c"$CONNECTIONS" --timeout 5s -s "$BENCH_DIR/token.lua" "$url")
+	local wlog=${label// #/-}
+	wlog=$LOGS/wrk-${wlog//[^A-Za-z0-9+_-]/_}
 	export BENCH_BASIC=$basic BENCH_BODY=$BODY
 	if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
 		log "$label: warm-up $WARMUP"
-		bg_wait "$LOGS/wrk-$label-warmup.txt" timeout $(($(secs "$WARMUP") + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" ||
-			die "$label: warm-up wrk failed: $(tail -n 5 "$LOGS/wrk-$label-warmup.txt")"
+		bg_wait "$wlog-warmup.txt" timeout $(($(secs "$WARMUP") + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" ||
+			die "$label: warm-up wrk failed: $(tail -n 5 "$wlog-warmup.txt")"
 	fi
 	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION $url"
 	t0=$(cpu_ticks "$pid")
 	m0=$(machine_ticks)
+	s0=$(steal_ticks)
 	c0=$(children_ticks)
-	bg_wait "$LOGS/wrk-$label.txt" timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" ||
-		die "$label: wrk failed: $(tail -n 5 "$LOGS/wrk-$label.txt")"
+	bg_wait "$wlog.txt" timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" ||
+		die "$label: wrk failed: $(tail -n 5 "$wlog.txt")"
 	t1=$(cpu_ticks "$pid")
 	m1=$(machine_ticks)
+	s1=$(steal_ticks)
 	c1=$(children_ticks)
-	sed 's/^/    /' "$LOGS/wrk-$label.txt" >&2
-	result=$(grep '^BENCH_RESULT ' "$LOGS/wrk-$label.txt") || die "$label: no BENCH_RESULT from wrk"
+	sed 's/^/    /' "$wlog.txt" >&2
+	result=$(grep '^BENCH_RESULT ' "$wlog.txt") || die "$label: no BENCH_RESULT from wrk"
 	local -A r=()
 	local kv
 	for kv in ${result#BENCH_RESULT }; do r[${kv%%=*}]=${kv#*=}; done
 	out=$(awk -v label="$label" -v req="${r[requests]}" -v dur_us="${r[duration_us]}" -v non2xx="${r[non2xx]}" \
 		-v sock=$((r[connect] + r[read] + r[write] + r[timeout])) -v p50="${r[p50_us]}" -v p99="${r[p99_us]}" \
 		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" -v wrk=$((c1 - c0)) \
-		-v machine=$((m1 - m0)) -v ncpu="$NCPU" 'BEGIN {
-		dur = dur_us / 1e6; cpu = ticks / hz
-		# Share of the whole machine used by neither the server nor wrk.
-		other = (machine - ticks - wrk) / hz / (dur * ncpu) * 100
+		-v machine=$((m1 - m0)) -v steal=$((s1 - s0)) -v ncpu="$NCPU" 'BEGIN {
+		dur = dur_us / 1e6; cpu = ticks / hz; all = hz * dur * ncpu
+		# Shares of all cores: used by neither the server nor wrk (including
+		# the kernel'"'"'s loopback networking), and taken by the hypervisor.
+		other = (machine - ticks - wrk) / all * 100
 		if (other < 0) other = 0
-		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
-			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024, wrk / hz, other
+		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
+			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024, wrk / hz,
+			other, steal / all * 100
 	}')
-	local other
+	local other steal
 	other=$(cut -d'|' -f12 <<<"$out")
-	if ((other > OTHER_WARN_PCT)); then
-		log "$label: WARNING other processes used ${other}% of the machine during the run; req/s and latency are not comparable"
-		WARNINGS+=("$label: other processes used ${other}% of the machine during the run")
+	steal=$(cut -d'|' -f13 <<<"$out")
+	if ((other > OTHER_WARN_PCT || steal > OTHER_WARN_PCT)); then
+		log "$label: WARNING other processes used ${other}%, the hypervisor stole ${steal}% of the machine during the run"
+		WARNINGS+=("$label: other processes ${other}%, steal ${steal}%")
 	fi
 	ROWS+=("$out")
 	if [[ $label == gatehouse* ]]; then
@@ -266,7 +278,7 @@ load() {
 		req=$(cut -d'|' -f3 <<<"$out")
 		if ((non2xx > 0 || req == 0)); then
 			GH_FAILED=1
-			log "$label: $non2xx non-2xx of $req requests: $(grep '^BENCH_FIRST_BAD' "$LOGS/wrk-$label.txt" || true)"
+			log "$label: $non2xx non-2xx of $req requests: $(grep '^BENCH_FIRST_BAD' "$wlog.txt" || true)"
 		fi
 	fi
 }
@@ -324,29 +336,6 @@ if want gatehouse; then
 	GH_TOKEN_URL=${issuer%/}/oauth/token
 	GH_BASIC=$(basic_auth "$gh_id" "$gh_secret")
 	check_token gatehouse "$GH_TOKEN_URL" "$GH_BASIC"
-	load "gatehouse" "$GH_TOKEN_URL" "$GH_PID" "$GH_BASIC"
-
-	if ((TENANTS > 0 || APPS > 0)); then
-		((TENANTS > 0)) || die "BENCH_APPS needs BENCH_TENANTS > 0"
-		log "seeding $TENANTS tenants and $APPS apps (admin API, $SEED_WORKERS workers)"
-		(cd "$ROOT" && go build -o "$OUT/seed" ./bench/seed) || die "go build ./bench/seed failed"
-		t0=$(now_ms)
-		bg_wait "$LOGS/seed.log" "$OUT/seed" -data-dir "$GH_DATA" -tenants "$TENANTS" -apps "$APPS" \
-			-workers "$SEED_WORKERS" || die "seeding failed: $(tail -n 5 "$LOGS/seed.log")"
-		seed_ms=$(($(now_ms) - t0))
-		log "$(grep '^seeded ' "$LOGS/seed.log")"
-		INFO+=("seeded $TENANTS tenants + $APPS apps through the admin API in $(awk -v ms="$seed_ms" 'BEGIN { printf "%.1f", ms / 1000 }') s")
-
-		log "restarting gatehouse with the seeded data"
-		stop_pid "$GH_PID"
-		start_gatehouse
-		INFO+=("gatehouse restart with $((TENANTS + 1)) tenants, $((APPS + 1)) apps to /healthz 200: ${GH_STARTUP_MS} ms")
-		log "gatehouse ready in ${GH_STARTUP_MS} ms"
-		check_token gatehouse "$GH_TOKEN_URL" "$GH_BASIC"
-		load "gatehouse+${TENANTS}t" "$GH_TOKEN_URL" "$GH_PID" "$GH_BASIC"
-	fi
-	# Idle from here on, as required; stopped so that it cannot interfere.
-	stop_pid "$GH_PID"
 fi
 
 if want oidc-provider; then
@@ -363,8 +352,51 @@ if want oidc-provider; then
 	OP_BASIC=$(basic_auth "$OP_ID" "$OP_SECRET")
 	OP_TOKEN_URL=http://127.0.0.1:$OP_PORT/token
 	check_token oidc-provider "$OP_TOKEN_URL" "$OP_BASIC"
-	load "oidc-provider" "$OP_TOKEN_URL" "$OP_PID" "$OP_BASIC"
-	stop_pid "$OP_PID"
+fi
+
+# rounds GATEHOUSE_LABEL: BENCH_ROUNDS times, load Gatehouse then
+# oidc-provider, one at a time (the other is idle), so that slow drifts of the
+# machine (steal, neighbours) hit both alike.
+declare -A NRUN=()
+LABEL=""
+next_label() { # next_label NAME: LABEL=NAME, or "NAME #N" when servers are loaded more than once
+	NRUN[$1]=$((${NRUN[$1]:-0} + 1))
+	LABEL=$1
+	if ((ROUNDS > 1 || TENANTS > 0)); then LABEL="$1 #${NRUN[$1]}"; fi
+}
+rounds() {
+	local r
+	for ((r = 1; r <= ROUNDS; r++)); do
+		if want gatehouse; then
+			next_label "$1"
+			load "$LABEL" "$GH_TOKEN_URL" "$GH_PID" "$GH_BASIC"
+		fi
+		if want oidc-provider; then
+			next_label oidc-provider
+			load "$LABEL" "$OP_TOKEN_URL" "$OP_PID" "$OP_BASIC"
+		fi
+	done
+}
+rounds gatehouse
+
+if want gatehouse && ((TENANTS > 0 || APPS > 0)); then
+	((TENANTS > 0)) || die "BENCH_APPS needs BENCH_TENANTS > 0"
+	log "seeding $TENANTS tenants and $APPS apps (admin API, $SEED_WORKERS workers)"
+	(cd "$ROOT" && go build -o "$OUT/seed" ./bench/seed) || die "go build ./bench/seed failed"
+	t0=$(now_ms)
+	bg_wait "$LOGS/seed.log" "$OUT/seed" -data-dir "$GH_DATA" -tenants "$TENANTS" -apps "$APPS" \
+		-workers "$SEED_WORKERS" || die "seeding failed: $(tail -n 5 "$LOGS/seed.log")"
+	seed_ms=$(($(now_ms) - t0))
+	log "$(grep '^seeded ' "$LOGS/seed.log")"
+	INFO+=("seeded $TENANTS tenants + $APPS apps through the admin API in $(awk -v ms="$seed_ms" 'BEGIN { printf "%.1f", ms / 1000 }') s")
+
+	log "restarting gatehouse with the seeded data"
+	stop_pid "$GH_PID"
+	start_gatehouse
+	INFO+=("gatehouse restart with $((TENANTS + 1)) tenants, $((APPS + 1)) apps to /healthz 200: ${GH_STARTUP_MS} ms")
+	log "gatehouse ready in ${GH_STARTUP_MS} ms"
+	check_token gatehouse "$GH_TOKEN_URL" "$GH_BASIC"
+	rounds "gatehouse+${TENANTS}t"
 fi
 
 # ---------------------------------------------------------------------------
@@ -376,24 +408,41 @@ report() {
 	for line in "${INFO[@]}"; do echo "  $line"; done
 	echo
 	{
-		echo "server|req/s|requests|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/req|peak RSS MiB|wrk CPU s|other %"
+		echo "server|req/s|requests|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/req|RSS MiB|wrk CPU s|other %|steal %"
 		printf '%s\n' "${ROWS[@]}"
-	} | awk -F'|' '{ printf "%-22s", $1; for (i = 2; i <= NF; i++) printf " %12s", $i; print "" }'
+	} | awk -F'|' '{ printf "%-22s", $1; for (i = 2; i <= NF; i++) printf " %11s", $i; print "" }'
 	if ((${#WARNINGS[@]} > 0)); then
 		echo
 		echo "WARNING: the machine was not quiet: contention skews req/s and latency most, CPU us/req less; rerun on a quiet machine:"
 		for line in "${WARNINGS[@]}"; do echo "  $line"; done
 	fi
+	# Medians over the rounds of each server (label without " #N").
 	printf '%s\n' "${ROWS[@]}" | awk -F'|' '
-		$1 == "oidc-provider" { ors = $2; ocpu = $9 }
-		$1 ~ /^gatehouse/ { n++; name[n] = $1; rs[n] = $2; cpu[n] = $9 }
+		function median(list,   v, n, i, j, t) {
+			n = split(list, v, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		}
+		{
+			name = $1; sub(/ #[0-9]+$/, "", name)
+			if (!(name in rs)) order[++n] = name
+			rs[name] = rs[name] " " $2; cpu[name] = cpu[name] " " $9; runs[name]++
+		}
 		END {
-			if (ors == "" || n == 0) exit
+			if (n == 0) exit
 			print ""
 			for (i = 1; i <= n; i++) {
-				printf "%s / oidc-provider: req/s %.2fx", name[i], (ors > 0 ? rs[i] / ors : 0)
+				nm = order[i]; mrs[nm] = median(rs[nm]); mcpu[nm] = median(cpu[nm])
+				printf "%-22s median of %d run(s): %.0f req/s, %.1f CPU us/req\n", nm, runs[nm], mrs[nm], mcpu[nm]
+			}
+			if (!("oidc-provider" in mrs)) exit
+			o = "oidc-provider"
+			for (i = 1; i <= n; i++) {
+				nm = order[i]
+				if (nm == o) continue
+				printf "%s / oidc-provider: req/s %.2fx", nm, (mrs[o] > 0 ? mrs[nm] / mrs[o] : 0)
 				printf ", CPU per request %.2fx (oidc-provider uses %.1fx the CPU per token)\n",
-					(ocpu > 0 ? cpu[i] / ocpu : 0), (cpu[i] > 0 ? ocpu / cpu[i] : 0)
+					(mcpu[o] > 0 ? mcpu[nm] / mcpu[o] : 0), (mcpu[nm] > 0 ? mcpu[o] / mcpu[nm] : 0)
 			}
 		}'
 }
