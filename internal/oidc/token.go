@@ -51,8 +51,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var oe *oauth.Error
 		if !errors.As(err, &oe) {
-			p.Log.ErrorContext(r.Context(), "token request failed", "grant_type", grant, "error", err)
 			oe = oauth.ServerError()
+			if r.Context().Err() != nil {
+				// The client went away; nothing failed on our side.
+				p.Log.DebugContext(r.Context(), "token request abandoned by the client", "grant_type", grant)
+			} else {
+				p.Log.ErrorContext(r.Context(), "token request failed", "grant_type", grant, "error", err)
+			}
 		}
 		p.Metrics.Tokens.WithLabelValues(grant, oe.Code).Inc()
 		oauth.WriteError(w, oe)
