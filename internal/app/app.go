@@ -7,6 +7,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 )
 
@@ -49,31 +51,34 @@ const (
 
 // App is a registered application. Secrets live beside it (Secret), never in it.
 type App struct {
-	ClientID               string         `json:"client_id,omitempty"`
-	Name                   string         `json:"name"`
-	Description            string         `json:"description,omitempty"`
-	Type                   Type           `json:"type"`
-	Protocol               Protocol       `json:"protocol"`
-	WebsiteURL             string         `json:"website_url,omitempty"`
-	Logo                   []byte         `json:"logo,omitempty"`
-	AdditionalInfo         string         `json:"additional_info,omitempty"`
-	FirstParty             bool           `json:"first_party"`
-	RedirectURIs           []string       `json:"redirect_uris,omitempty"`
-	PostLogoutRedirectURIs []string       `json:"post_logout_redirect_uris,omitempty"`
-	GrantTypes             []string       `json:"grant_types,omitempty"`
-	Scopes                 []string       `json:"scopes,omitempty"`
-	Audiences              []string       `json:"audiences,omitempty"`
-	AccessTokenLifetime    Duration       `json:"access_token_lifetime"`
-	IDTokenLifetime        Duration       `json:"id_token_lifetime"`
-	RefreshTokenLifetime   Duration       `json:"refresh_token_lifetime"`
-	AccessTokenFormat      string         `json:"access_token_format,omitempty"`
-	ForcePKCE              bool           `json:"force_pkce,omitempty"`
-	DeveloperMode          bool           `json:"developer_mode,omitempty"`
-	LogonResultURLs        *LogonURLs     `json:"logon_result_urls,omitempty"`
-	SAML                   *SAMLSettings  `json:"saml,omitempty"`
-	WSFed                  *WSFedSettings `json:"wsfed,omitempty"`
-	CreatedAt              time.Time      `json:"created_at,omitzero"`
-	UpdatedAt              time.Time      `json:"updated_at,omitzero"`
+	ClientID               string     `json:"client_id,omitempty"`
+	Name                   string     `json:"name"`
+	Description            string     `json:"description,omitempty"`
+	Type                   Type       `json:"type"`
+	Protocol               Protocol   `json:"protocol"`
+	WebsiteURL             string     `json:"website_url,omitempty"`
+	Logo                   []byte     `json:"logo,omitempty"`
+	AdditionalInfo         string     `json:"additional_info,omitempty"`
+	FirstParty             bool       `json:"first_party"`
+	RedirectURIs           []string   `json:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs []string   `json:"post_logout_redirect_uris,omitempty"`
+	GrantTypes             []string   `json:"grant_types,omitempty"`
+	Scopes                 []string   `json:"scopes,omitempty"`
+	Audiences              []string   `json:"audiences,omitempty"`
+	AccessTokenLifetime    Duration   `json:"access_token_lifetime"`
+	IDTokenLifetime        Duration   `json:"id_token_lifetime"`
+	RefreshTokenLifetime   Duration   `json:"refresh_token_lifetime"`
+	AccessTokenFormat      string     `json:"access_token_format,omitempty"`
+	ForcePKCE              bool       `json:"force_pkce,omitempty"`
+	DeveloperMode          bool       `json:"developer_mode,omitempty"`
+	LogonResultURLs        *LogonURLs `json:"logon_result_urls,omitempty"`
+	// JWKS holds the app's public keys, for private_key_jwt client
+	// authentication and JWT bearer assertions (R-OID-4, R-OID-5).
+	JWKS      *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	SAML      *SAMLSettings       `json:"saml,omitempty"`
+	WSFed     *WSFedSettings      `json:"wsfed,omitempty"`
+	CreatedAt time.Time           `json:"created_at,omitzero"`
+	UpdatedAt time.Time           `json:"updated_at,omitzero"`
 }
 
 // LogonURLs are the custom logon result pages of R-APP-10.

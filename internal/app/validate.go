@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 )
 
@@ -147,6 +149,9 @@ func (a *App) validateOIDC(maxScopes int) error {
 			return derrors.Invalidf("audiences", "%q is not a valid audience", aud)
 		}
 	}
+	if err := validateJWKS(a.JWKS); err != nil {
+		return err
+	}
 	if a.ForcePKCE && a.Type != Web {
 		return derrors.Invalidf("force_pkce", "only for web apps: PKCE is always required for spa and native apps and does not apply to s2s")
 	}
@@ -158,6 +163,42 @@ func (a *App) validateOIDC(maxScopes int) error {
 		return derrors.Invalidf("access_token_format", "must be jwt or opaque")
 	}
 	return a.validateLifetimes()
+}
+
+// MaxJWKSKeys bounds an app's registered keys.
+const MaxJWKSKeys = 10
+
+// AssertionAlgs are the algorithms accepted for client assertions.
+var AssertionAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// validateJWKS accepts public signing keys only, each with a unique kid.
+func validateJWKS(set *jose.JSONWebKeySet) error {
+	if set == nil {
+		return nil
+	}
+	if len(set.Keys) == 0 || len(set.Keys) > MaxJWKSKeys {
+		return derrors.Invalidf("jwks", "must hold 1 to %d keys", MaxJWKSKeys)
+	}
+	seen := map[string]bool{}
+	for i := range set.Keys {
+		k := &set.Keys[i]
+		switch {
+		case !k.Valid():
+			return derrors.Invalidf("jwks", "key %d is not a valid JWK", i+1)
+		case !k.IsPublic():
+			return derrors.Invalidf("jwks", "key %d is a private key: register public keys only", i+1)
+		case k.KeyID == "":
+			return derrors.Invalidf("jwks", "key %d has no kid", i+1)
+		case seen[k.KeyID]:
+			return derrors.Invalidf("jwks", "kid %q is listed twice", k.KeyID)
+		case k.Use != "" && k.Use != "sig":
+			return derrors.Invalidf("jwks", "key %q: use must be sig", k.KeyID)
+		case k.Algorithm != "" && !slices.Contains(AssertionAlgs, k.Algorithm):
+			return derrors.Invalidf("jwks", "key %q: alg must be one of RS256, ES256, EdDSA", k.KeyID)
+		}
+		seen[k.KeyID] = true
+	}
+	return nil
 }
 
 func (a *App) validateGrants() error {
@@ -272,7 +313,7 @@ func (a *App) validateFederation() error {
 	if len(a.Scopes) > 0 {
 		return derrors.Invalidf("scopes", "only for apps with protocol oidc")
 	}
-	if a.ForcePKCE || a.DeveloperMode || a.AccessTokenFormat != "" || len(a.Audiences) > 0 {
+	if a.ForcePKCE || a.DeveloperMode || a.AccessTokenFormat != "" || len(a.Audiences) > 0 || a.JWKS != nil {
 		return derrors.Invalidf("protocol", "OAuth settings apply only to apps with protocol oidc")
 	}
 	a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime = 0, 0, 0

@@ -40,6 +40,9 @@ type Config struct {
 	AdminFile          string
 	DebugListen        string
 	GCPercent          int
+	CodeLifetime       time.Duration
+	RequestLifetime    time.Duration
+	RefreshGrace       time.Duration
 }
 
 // Default returns the documented defaults.
@@ -55,6 +58,9 @@ func Default() Config {
 		MaxPermissions:     50,
 		SecretLength:       16,
 		GCPercent:          400,
+		CodeLifetime:       60 * time.Second,
+		RequestLifetime:    30 * time.Minute,
+		RefreshGrace:       5 * time.Second,
 	}
 }
 
@@ -77,6 +83,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.SecretLength, "client-secret-length", c.SecretLength, "length of generated client secrets (16-128)")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "database connection pool size (0: 2 per CPU, at least 4)")
 	fs.StringVar(&c.AdminFile, "admin-file", c.AdminFile, "where the first start writes the admin client's credentials (default {data-dir}/admin.json)")
+	fs.DurationVar(&c.CodeLifetime, "code-lifetime", c.CodeLifetime, "lifetime of authorization codes (at most 60s, R-OID-2)")
+	fs.DurationVar(&c.RequestLifetime, "auth-request-lifetime", c.RequestLifetime, "how long a user may take to sign in before the authorization request expires")
+	fs.DurationVar(&c.RefreshGrace, "refresh-grace", c.RefreshGrace, "how long a rotated refresh token still gets the same answer, for a client's concurrent retry (0-60s)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target percentage (GOGC); the live heap is small, so a high value trades a little memory for less CPU per request. Ignored when GOGC is set")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "if set, serve Go's pprof profiles on this address (keep it on loopback); off by default")
 }
@@ -171,6 +180,15 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
 			bad("--debug-listen %q: want host:port", c.DebugListen)
 		}
+	}
+	if c.CodeLifetime < time.Second || c.CodeLifetime > 60*time.Second {
+		bad("--code-lifetime must be between 1s and 60s")
+	}
+	if c.RequestLifetime < time.Minute || c.RequestLifetime > 24*time.Hour {
+		bad("--auth-request-lifetime must be between 1m and 24h")
+	}
+	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
+		bad("--refresh-grace must be between 0s and 60s")
 	}
 	if c.GCPercent < 50 || c.GCPercent > 10000 {
 		bad("--gc-percent must be between 50 and 10000")

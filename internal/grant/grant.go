@@ -129,6 +129,10 @@ type Store interface {
 	// the stored row (with its NextSealed).
 	RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *Refresh) (*Refresh, error)
 
+	// UseJTI records a JWT assertion's jti until it expires; a second use
+	// is a derrors.Conflict (R-OID-4, R-OID-5).
+	UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error
+
 	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)
 	SaveConsent(ctx context.Context, tenantID string, c *Consent) error
 

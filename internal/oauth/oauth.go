@@ -4,6 +4,7 @@
 package oauth
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"mime"
@@ -112,16 +113,24 @@ func ParseFormBody(body string) (url.Values, *Error) {
 
 // Auth methods of OpenID Connect Core §9.
 const (
-	AuthSecretBasic = "client_secret_basic"
-	AuthSecretPost  = "client_secret_post"
-	AuthNone        = "none"
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+	// AuthAssertion: no client authentication; the client is the issuer of
+	// a JWT bearer grant's assertion, which the grant verifies (RFC 7523 §3.1).
+	AuthAssertion = "assertion"
 )
+
+// ClientAssertionType is RFC 7523 §2.2's client_assertion_type.
+const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // ClientAuth is what a request says about its client.
 type ClientAuth struct {
-	ClientID string
-	Secret   string
-	Method   string
+	ClientID  string
+	Secret    string
+	Method    string
+	Assertion string // private_key_jwt: the client_assertion
 }
 
 // ExtractClient reads client credentials from the Authorization header
@@ -129,6 +138,9 @@ type ClientAuth struct {
 // one method is an error.
 func ExtractClient(r *http.Request, form url.Values) (ClientAuth, *Error) {
 	if h := r.Header.Get("Authorization"); h != "" {
+		if form.Has("client_assertion") {
+			return ClientAuth{}, InvalidRequest("use one client authentication method, not both")
+		}
 		id, secret, ok := r.BasicAuth()
 		if !ok {
 			return ClientAuth{}, InvalidClient("the Authorization header is not valid Basic authentication")
@@ -146,6 +158,9 @@ func ExtractClient(r *http.Request, form url.Values) (ClientAuth, *Error) {
 		}
 		return ClientAuth{ClientID: uid, Secret: usecret, Method: AuthSecretBasic}, nil
 	}
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return extractAssertion(form)
+	}
 	id := form.Get("client_id")
 	if id == "" {
 		return ClientAuth{}, InvalidClient("client authentication is required")
@@ -158,6 +173,49 @@ func ExtractClient(r *http.Request, form url.Values) (ClientAuth, *Error) {
 
 // MaxScopes bounds the number of scopes in one request.
 const MaxScopes = 1100
+
+// extractAssertion reads private_key_jwt credentials (RFC 7523 §2.2, OpenID
+// Connect Core §9). The client is the assertion's subject; its signature is
+// checked by the caller against the client's registered keys.
+func extractAssertion(form url.Values) (ClientAuth, *Error) {
+	if form.Get("client_assertion_type") != ClientAssertionType {
+		return ClientAuth{}, InvalidClient("client_assertion_type must be " + ClientAssertionType)
+	}
+	if form.Has("client_secret") {
+		return ClientAuth{}, InvalidRequest("use one client authentication method, not both")
+	}
+	a := form.Get("client_assertion")
+	sub, ok := UnverifiedClaim(a, "sub")
+	if !ok || sub == "" {
+		return ClientAuth{}, InvalidClient("client_assertion is not a JWT with a sub claim")
+	}
+	if id := form.Get("client_id"); id != "" && id != sub {
+		return ClientAuth{}, InvalidRequest("client_id differs from the client_assertion's subject")
+	}
+	return ClientAuth{ClientID: sub, Method: AuthPrivateKeyJWT, Assertion: a}, nil
+}
+
+// MaxAssertionBytes bounds a JWT assertion.
+const MaxAssertionBytes = 8 << 10
+
+// UnverifiedClaim reads a string claim of a compact JWS without verifying
+// it: only to find which key to verify it with.
+func UnverifiedClaim(jwt, claim string) (string, bool) {
+	if len(jwt) > MaxAssertionBytes || strings.Count(jwt, ".") != 2 {
+		return "", false
+	}
+	parts := strings.SplitN(jwt, ".", 3)
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", false
+	}
+	var m map[string]any
+	if json.Unmarshal(payload, &m) != nil {
+		return "", false
+	}
+	v, ok := m[claim].(string)
+	return v, ok
+}
 
 // SplitScope splits a space-delimited scope parameter (RFC 6749 §3.3),
 // refusing empty tokens, characters outside the scope-token syntax and

@@ -60,19 +60,25 @@ func TestExtractClient(t *testing.T) {
 		want   ClientAuth
 		code   string
 	}{
-		{"basic", basic("abc", "s3cret"), url.Values{}, ClientAuth{"abc", "s3cret", AuthSecretBasic}, ""},
+		{"basic", basic("abc", "s3cret"), url.Values{}, ClientAuth{ClientID: "abc", Secret: "s3cret", Method: AuthSecretBasic}, ""},
 		// RFC 6749 §2.3.1: the id and secret are form-urlencoded before Basic.
-		{"basic urlencoded", basic("a%3Ab", "p%2Bq%20r"), url.Values{}, ClientAuth{"a:b", "p+q r", AuthSecretBasic}, ""},
+		{"basic urlencoded", basic("a%3Ab", "p%2Bq%20r"), url.Values{}, ClientAuth{ClientID: "a:b", Secret: "p+q r", Method: AuthSecretBasic}, ""},
 		{"basic bad escape", basic("a%zz", "x"), url.Values{}, ClientAuth{}, CodeInvalidClient},
 		{"basic not base64", "Basic !!!", url.Values{}, ClientAuth{}, CodeInvalidClient},
 		{"bearer is not client auth", "Bearer abc", url.Values{}, ClientAuth{}, CodeInvalidClient},
 		{"basic empty id", basic("", "x"), url.Values{}, ClientAuth{}, CodeInvalidClient},
 		{"basic and post", basic("abc", "x"), url.Values{"client_secret": {"y"}}, ClientAuth{}, CodeInvalidRequest},
 		{"basic and other client_id", basic("abc", "x"), url.Values{"client_id": {"def"}}, ClientAuth{}, CodeInvalidRequest},
-		{"basic and same client_id", basic("abc", "x"), url.Values{"client_id": {"abc"}}, ClientAuth{"abc", "x", AuthSecretBasic}, ""},
-		{"post", "", url.Values{"client_id": {"abc"}, "client_secret": {"x"}}, ClientAuth{"abc", "x", AuthSecretPost}, ""},
-		{"none", "", url.Values{"client_id": {"abc"}}, ClientAuth{"abc", "", AuthNone}, ""},
+		{"basic and same client_id", basic("abc", "x"), url.Values{"client_id": {"abc"}}, ClientAuth{ClientID: "abc", Secret: "x", Method: AuthSecretBasic}, ""},
+		{"post", "", url.Values{"client_id": {"abc"}, "client_secret": {"x"}}, ClientAuth{ClientID: "abc", Secret: "x", Method: AuthSecretPost}, ""},
+		{"none", "", url.Values{"client_id": {"abc"}}, ClientAuth{ClientID: "abc", Secret: "", Method: AuthNone}, ""},
 		{"nothing", "", url.Values{}, ClientAuth{}, CodeInvalidClient},
+		{"private_key_jwt", "", url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {jwtWithSub("abc")}}, ClientAuth{ClientID: "abc", Method: AuthPrivateKeyJWT, Assertion: jwtWithSub("abc")}, ""},
+		{"private_key_jwt wrong type", "", url.Values{"client_assertion_type": {"x"}, "client_assertion": {jwtWithSub("abc")}}, ClientAuth{}, CodeInvalidClient},
+		{"private_key_jwt not a JWT", "", url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {"abc"}}, ClientAuth{}, CodeInvalidClient},
+		{"private_key_jwt other client_id", "", url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {jwtWithSub("abc")}, "client_id": {"def"}}, ClientAuth{}, CodeInvalidRequest},
+		{"private_key_jwt and basic", basic("abc", "x"), url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {jwtWithSub("abc")}}, ClientAuth{}, CodeInvalidRequest},
+		{"private_key_jwt and secret", "", url.Values{"client_assertion_type": {ClientAssertionType}, "client_assertion": {jwtWithSub("abc")}, "client_secret": {"x"}}, ClientAuth{}, CodeInvalidRequest},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,4 +199,9 @@ func FuzzExtractClient(f *testing.F) {
 			t.Fatalf("accepted an empty client: %+v", got)
 		}
 	})
+}
+
+func jwtWithSub(sub string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"ES256"}`)) + "." + enc.EncodeToString([]byte(`{"sub":"`+sub+`"}`)) + ".sig"
 }

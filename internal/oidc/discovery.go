@@ -27,6 +27,13 @@ type Metadata struct {
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	TokenEndpointAuthSigningAlgs      []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	PromptValuesSupported             []string `json:"prompt_values_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	AuthorizationResponseISS          bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // Endpoints lists a tenant's endpoint URLs (R-APP-12).
@@ -43,11 +50,19 @@ func Endpoints(publicURL, tenantID string) Metadata {
 		EndSessionEndpoint:                iss + PathEndSession,
 		ScopesSupported:                   []string{"openid", "profile", "email", "offline_access"},
 		ResponseTypesSupported:            []string{"code"},
-		GrantTypesSupported:               []string{"client_credentials"},
+		GrantTypesSupported:               []string{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{tenant.AlgRS256, tenant.AlgES256, tenant.AlgEdDSA},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		TokenEndpointAuthSigningAlgs:      []string{"RS256", "ES256", "EdDSA"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
+		IntrospectionAuthMethods:          []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
+		RevocationAuthMethods:             []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		ClaimsSupported: []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "sid", "name", "given_name", "family_name",
+			"preferred_username", "email", "email_verified", "groups", "roles", "permissions"},
+		PromptValuesSupported:    []string{"none", "login", "consent"},
+		ResponseModesSupported:   []string{"query"},
+		AuthorizationResponseISS: true,
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // Paths under a tenant's issuer.
@@ -39,11 +41,37 @@ type Provider struct {
 	PublicURL string
 	Apps      *app.Service
 	Keys      *keys.Manager
+	Grants    grant.Store
+	Users     Users
+	Sessions  Sessions
+	Seal      Sealer
 	Now       func() time.Time
 	Log       *slog.Logger
 	Metrics   *Metrics
 
-	grants map[string]grantFunc
+	// CodeLifetime bounds authorization codes (R-OID-2: at most 60 s).
+	CodeLifetime time.Duration
+	// RequestLifetime bounds how long a user may take on the login page.
+	RequestLifetime time.Duration
+	// RefreshGrace is how long a rotated refresh token still gets the same
+	// answer, for a client's concurrent retry (R-OID-3).
+	RefreshGrace time.Duration
+
+	handlers map[string]grantFunc
+}
+
+// Users is what the provider needs of the user directory.
+type Users interface {
+	ActiveUser(ctx context.Context, tenantID, userID string) (*user.User, error)
+	ActiveUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error)
+	Access(ctx context.Context, tenantID, userID, clientID string) (roles, permissions []string, err error)
+}
+
+// Sealer encrypts what must be kept but not read by the database's readers:
+// the answer to a refresh, kept for the grace window.
+type Sealer interface {
+	Seal(plaintext, aad []byte) (string, error)
+	Open(sealed string, aad []byte) ([]byte, error)
 }
 
 // Metrics counts token requests by grant and outcome.
@@ -63,9 +91,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Register adds the provider's routes to mux.
 func (p *Provider) Register(mux *http.ServeMux) {
-	p.grants = map[string]grantFunc{
+	p.handlers = map[string]grantFunc{
 		app.GrantClientCredentials: p.clientCredentials,
+		app.GrantAuthorizationCode: p.authorizationCode,
+		app.GrantRefreshToken:      p.refreshToken,
+		app.GrantJWTBearer:         p.jwtBearer,
 	}
+	mux.HandleFunc("GET /t/{tenant}"+PathAuthorization, p.authorize)
+	mux.HandleFunc("POST /t/{tenant}"+PathAuthorization, p.authorize)
+	mux.HandleFunc("GET /t/{tenant}"+PathAuthorization+"/resume", p.resume)
+	mux.HandleFunc("POST /t/{tenant}"+PathIntrospection, p.introspect)
+	mux.HandleFunc("POST /t/{tenant}"+PathRevocation, p.revoke)
+	mux.HandleFunc("GET /t/{tenant}"+PathUserInfo, p.userinfo)
+	mux.HandleFunc("POST /t/{tenant}"+PathUserInfo, p.userinfo)
+	mux.HandleFunc("GET /t/{tenant}"+PathEndSession, p.endSession)
+	mux.HandleFunc("POST /t/{tenant}"+PathEndSession, p.endSession)
 	mux.HandleFunc("GET /t/{tenant}"+PathDiscovery, p.discovery)
 	mux.HandleFunc("GET /t/{tenant}"+PathJWKS, p.jwks)
 	mux.HandleFunc("GET /t/{tenant}"+PathCertificate, p.certificate)

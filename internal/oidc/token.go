@@ -83,13 +83,22 @@ func (p *Provider) tokenPipeline(w http.ResponseWriter, r *http.Request, grantLa
 	if gt == "" {
 		return nil, oauth.InvalidRequest("grant_type is required")
 	}
-	handle, ok := p.grants[gt]
+	handle, ok := p.handlers[gt]
 	if !ok {
 		return nil, oauth.UnsupportedGrantType("grant_type " + strconvQuote(gt) + " is not supported")
 	}
 	*grantLabel = gt
-	auth, oe := oauth.ExtractClient(r, form)
-	if oe != nil {
+	var auth oauth.ClientAuth
+	if gt == app.GrantJWTBearer && r.Header.Get("Authorization") == "" && !form.Has("client_id") && !form.Has("client_assertion") {
+		// RFC 7523 §3.1: client authentication is optional for this
+		// grant; the assertion's issuer is the client, and the grant
+		// verifies the assertion with that client's keys.
+		iss, ok := oauth.UnverifiedClaim(form.Get("assertion"), "iss")
+		if !ok || iss == "" {
+			return nil, oauth.InvalidGrant("assertion is missing or not a JWT with an iss claim")
+		}
+		auth = oauth.ClientAuth{ClientID: iss, Method: oauth.AuthAssertion}
+	} else if auth, oe = oauth.ExtractClient(r, form); oe != nil {
 		return nil, oe
 	}
 	client, err := p.authenticate(ctx, tid, auth)
@@ -116,7 +125,8 @@ func (p *Provider) authenticate(ctx context.Context, tenantID string, auth oauth
 	if len(auth.ClientID) > 256 || len(auth.Secret) > 1024 {
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
-	if auth.Method == oauth.AuthNone {
+	switch auth.Method {
+	case oauth.AuthNone, oauth.AuthAssertion, oauth.AuthPrivateKeyJWT:
 		a, err := p.Apps.Store.GetApp(ctx, tenantID, auth.ClientID)
 		if derrors.Is(err, derrors.NotFound) {
 			return nil, oauth.InvalidClient("client authentication failed")
@@ -124,8 +134,14 @@ func (p *Provider) authenticate(ctx context.Context, tenantID string, auth oauth
 		if err != nil {
 			return nil, err
 		}
-		if a.Confidential() {
+		switch {
+		case auth.Method == oauth.AuthNone && a.Confidential():
 			return nil, oauth.InvalidClient("client authentication failed")
+		case auth.Method == oauth.AuthPrivateKeyJWT:
+			// OpenID Connect Core §9: iss and sub are the client ID.
+			if _, err := p.verifyAssertion(ctx, tenantID, a, auth.Assertion, clientAssertionFail); err != nil {
+				return nil, err
+			}
 		}
 		return a, nil
 	}
@@ -136,43 +152,48 @@ func (p *Provider) authenticate(ctx context.Context, tenantID string, auth oauth
 	return a, err
 }
 
-// accessClaims are the claims of a JWT access token (RFC 9068 §2.2).
+// accessClaims are the claims of a JWT access token (RFC 9068 §2.2). The
+// user-flow claims are empty for client credentials.
 type accessClaims struct {
-	Issuer   string   `json:"iss"`
-	Subject  string   `json:"sub"`
-	Audience []string `json:"aud"`
-	Expiry   int64    `json:"exp"`
-	IssuedAt int64    `json:"iat"`
-	NotBef   int64    `json:"nbf"`
-	JTI      string   `json:"jti"`
-	ClientID string   `json:"client_id"`
-	Scope    string   `json:"scope,omitempty"`
+	Issuer      string   `json:"iss"`
+	Subject     string   `json:"sub"`
+	Audience    []string `json:"aud"`
+	Expiry      int64    `json:"exp"`
+	IssuedAt    int64    `json:"iat"`
+	NotBef      int64    `json:"nbf"`
+	JTI         string   `json:"jti"`
+	ClientID    string   `json:"client_id"`
+	Scope       string   `json:"scope,omitempty"`
+	AuthTime    int64    `json:"auth_time,omitempty"`
+	SID         string   `json:"sid,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+	Permissions []string `json:"permissions,omitempty"`
+	// Family names the token family (grant) the token belongs to, so that
+	// introspection can tell at once when it was revoked.
+	Family string `json:"fam,omitempty"`
+}
+
+// signAccess completes c with the issuer, times, jti and client, and signs it.
+func (p *Provider) signAccess(req *tokenRequest, c *accessClaims) (string, int64, error) {
+	life := req.Client.AccessTokenLifetime.D()
+	c.Issuer, c.ClientID, c.JTI = req.Issuer, req.Client.ClientID, newJTI()
+	c.IssuedAt, c.NotBef, c.Expiry = req.Now.Unix(), req.Now.Unix(), req.Now.Add(life).Unix()
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", 0, err
+	}
+	tok, err := req.Keys.Sign(keys.TypAccessToken, payload)
+	return tok, int64(life / time.Second), err
 }
 
 // issueAccessToken signs a JWT access token for the request's client.
 func (p *Provider) issueAccessToken(req *tokenRequest, sub string, aud, scopes []string) (*TokenResponse, error) {
-	life := req.Client.AccessTokenLifetime.D()
 	scope := strings.Join(scopes, " ")
-	c := accessClaims{
-		Issuer:   req.Issuer,
-		Subject:  sub,
-		Audience: aud,
-		IssuedAt: req.Now.Unix(),
-		NotBef:   req.Now.Unix(),
-		Expiry:   req.Now.Add(life).Unix(),
-		JTI:      newJTI(),
-		ClientID: req.Client.ClientID,
-		Scope:    scope,
-	}
-	payload, err := json.Marshal(&c)
+	tok, exp, err := p.signAccess(req, &accessClaims{Subject: sub, Audience: aud, Scope: scope})
 	if err != nil {
 		return nil, err
 	}
-	tok, err := req.Keys.Sign(keys.TypAccessToken, payload)
-	if err != nil {
-		return nil, err
-	}
-	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(life / time.Second), Scope: scope}, nil
+	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: exp, Scope: scope}, nil
 }
 
 func newJTI() string {

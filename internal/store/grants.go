@@ -239,6 +239,17 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 	return out, nil
 }
 
+// UseJTI records an assertion's jti for its client until expires; a jti seen
+// before is a Conflict (replay).
+func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error {
+	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO assertion_jtis (tenant_id, id, expires_at) VALUES (?, ?, ?)"),
+		tenantID, grant.Hash(clientID+"\x00"+jti), micros(expires))
+	if _, ok := uniqueViolation(err); ok {
+		return derrors.Conflictf("jti", "the assertion was already used")
+	}
+	return err
+}
+
 // GetConsent loads the consent a user gave an app.
 func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) (*grant.Consent, error) {
 	c := grant.Consent{UserID: userID, ClientID: clientID}
@@ -261,7 +272,7 @@ ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope
 }
 
 // expiringTables are the tables the janitor sweeps, children first.
-var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families"}
+var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis"}
 
 // DeleteExpired deletes up to limit expired rows per table, oldest first.
 func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {

@@ -169,6 +169,15 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		wantErr(t, "RedeemCode(app deleted)", err, derrors.NotFound, "")
 	})
 
+	t.Run("Assertion jti replay R-OID-5", func(t *testing.T) {
+		f := setup(t)
+		must(t, f.db.UseJTI(t.Context(), "acme", f.clientID, "j1", now.Add(time.Minute)))
+		wantErr(t, "UseJTI(replay)", f.db.UseJTI(t.Context(), "acme", f.clientID, "j1", now.Add(time.Minute)), derrors.Conflict, "jti")
+		must(t, f.db.UseJTI(t.Context(), "acme", "another-client", "j1", now.Add(time.Minute)))
+		mkTenant(t, f.db, "other")
+		must(t, f.db.UseJTI(t.Context(), "other", f.clientID, "j1", now.Add(time.Minute)))
+	})
+
 	t.Run("Janitor keeps tables bounded", func(t *testing.T) {
 		f := setup(t)
 		for i := 0; i < 30; i++ {

@@ -1,0 +1,256 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
+	"github.com/gatehouse-id/gatehouse/internal/oauth"
+	"github.com/gatehouse-id/gatehouse/internal/user"
+)
+
+// authenticatedClient parses a form POST and authenticates its client, as
+// the token endpoint does; introspection and revocation need it.
+func (p *Provider) authenticatedClient(w http.ResponseWriter, r *http.Request) (map[string][]string, *app.App, error) {
+	form, oe := oauth.ParseForm(w, r)
+	if oe != nil {
+		return nil, nil, oe
+	}
+	auth, oe := oauth.ExtractClient(r, form)
+	if oe != nil {
+		return nil, nil, oe
+	}
+	client, err := p.authenticate(r.Context(), r.PathValue("tenant"), auth)
+	if err != nil {
+		return nil, nil, err
+	}
+	return form, client, nil
+}
+
+func (p *Provider) writeOAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *oauth.Error
+	if !errors.As(err, &oe) {
+		p.Log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+		oe = oauth.ServerError()
+	}
+	oauth.WriteError(w, oe)
+}
+
+func writeNoStoreJSON(w http.ResponseWriter, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// liveAccess verifies a JWT access token of the tenant and checks, at this
+// moment, that nothing revoked it: its app still exists, its family (user
+// grant) is not revoked, its user is active (R-USR-2, R-APP-11, R-PRM-2).
+func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *user.User, bool) {
+	ks, err := p.Keys.Get(ctx, tid)
+	if err != nil {
+		return nil, nil, false
+	}
+	payload, err := ks.Verify(token)
+	if err != nil {
+		return nil, nil, false
+	}
+	var c accessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, nil, false
+	}
+	now := p.Now().Unix()
+	if c.Issuer != p.issuer(tid) || now >= c.Expiry || now < c.NotBef-60 {
+		return nil, nil, false
+	}
+	if _, err := p.Apps.Store.GetApp(ctx, tid, c.ClientID); err != nil {
+		return nil, nil, false
+	}
+	if c.Family == "" {
+		return &c, nil, true
+	}
+	f, err := p.Grants.GetFamily(ctx, tid, c.Family)
+	if err != nil || f.Revoked() {
+		return nil, nil, false
+	}
+	u, err := p.Users.ActiveUser(ctx, tid, c.Subject)
+	if err != nil {
+		return nil, nil, false
+	}
+	// Permissions deleted since issuance revoke the tokens that carry them
+	// (R-PRM-2): the token is live only while its permissions still exist.
+	if len(c.Permissions) > 0 {
+		_, perms, err := p.Users.Access(ctx, tid, u.ID, c.ClientID)
+		if err != nil {
+			return nil, nil, false
+		}
+		for _, perm := range c.Permissions {
+			if !slices.Contains(perms, perm) {
+				return nil, nil, false
+			}
+		}
+	}
+	return &c, u, true
+}
+
+// introspect is the introspection endpoint (RFC 7662). The caller is an
+// authenticated client of the tenant (a resource server).
+func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
+	form, client, err := p.authenticatedClient(w, r)
+	if err == nil && !client.Confidential() {
+		// RFC 7662 §2.1: the endpoint needs authorization; a public
+		// client proves nothing.
+		err = oauth.InvalidClient("introspection needs an authenticated (confidential) client")
+	}
+	if err != nil {
+		p.writeOAuthError(w, r, err)
+		return
+	}
+	tok := firstOf(form, "token")
+	if tok == "" {
+		oauth.WriteError(w, oauth.InvalidRequest("token is required"))
+		return
+	}
+	ctx, tid := r.Context(), r.PathValue("tenant")
+	resp := map[string]any{"active": false}
+	hint := firstOf(form, "token_type_hint")
+	if hint != "refresh_token" && strings.Count(tok, ".") == 2 {
+		if c, u, ok := p.liveAccess(ctx, tid, tok); ok {
+			resp = map[string]any{
+				"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID, "sub": c.Subject,
+				"iss": c.Issuer, "aud": c.Audience, "exp": c.Expiry, "iat": c.IssuedAt, "nbf": c.NotBef, "jti": c.JTI,
+			}
+			if u != nil {
+				resp["username"] = u.Username
+				if c.SID != "" {
+					resp["sid"] = c.SID
+				}
+				if len(c.Roles) > 0 {
+					resp["roles"] = c.Roles
+				}
+				if len(c.Permissions) > 0 {
+					resp["permissions"] = c.Permissions
+				}
+			}
+		}
+	} else if rt, f, ok := p.liveRefresh(ctx, tid, tok); ok {
+		resp = map[string]any{
+			"active": true, "token_type": "refresh_token", "scope": strings.Join(f.Scope, " "), "client_id": f.ClientID,
+			"sub": f.UserID, "iss": p.issuer(tid), "exp": rt.ExpiresAt.Unix(), "iat": rt.CreatedAt.Unix(),
+		}
+	}
+	writeNoStoreJSON(w, resp)
+}
+
+// liveRefresh finds an unrotated, unexpired refresh token of a live family
+// whose user is active.
+func (p *Provider) liveRefresh(ctx context.Context, tid, token string) (*grant.Refresh, *grant.Family, bool) {
+	rt, err := p.Grants.GetRefresh(ctx, tid, grant.Hash(token))
+	if err != nil || !rt.RotatedAt.IsZero() || !p.Now().Before(rt.ExpiresAt) {
+		return nil, nil, false
+	}
+	f, err := p.Grants.GetFamily(ctx, tid, rt.FamilyID)
+	if err != nil || f.Revoked() {
+		return nil, nil, false
+	}
+	if _, err := p.Users.ActiveUser(ctx, tid, f.UserID); err != nil {
+		return nil, nil, false
+	}
+	return rt, f, true
+}
+
+// revoke is the revocation endpoint (RFC 7009): a refresh token or an access
+// token of a user grant revokes its whole family. The answer is 200 whether
+// or not the token was known (§2.2).
+func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
+	form, client, err := p.authenticatedClient(w, r)
+	if err != nil {
+		p.writeOAuthError(w, r, err)
+		return
+	}
+	tok := firstOf(form, "token")
+	if tok == "" {
+		oauth.WriteError(w, oauth.InvalidRequest("token is required"))
+		return
+	}
+	ctx, tid := r.Context(), r.PathValue("tenant")
+	family := ""
+	if rt, err := p.Grants.GetRefresh(ctx, tid, grant.Hash(tok)); err == nil {
+		family = rt.FamilyID
+	} else if !derrors.Is(err, derrors.NotFound) {
+		p.writeOAuthError(w, r, err)
+		return
+	} else if c, _, ok := p.liveAccess(ctx, tid, tok); ok {
+		family = c.Family
+	}
+	if family != "" {
+		f, err := p.Grants.GetFamily(ctx, tid, family)
+		// §2.1: only the client the token was issued to may revoke it.
+		if err == nil && f.ClientID == client.ClientID {
+			if err := p.Grants.RevokeFamily(ctx, tid, family, p.Now()); err != nil {
+				p.writeOAuthError(w, r, err)
+				return
+			}
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+// userinfo is the UserInfo endpoint (OpenID Connect Core §5.3): the claims
+// the access token's scopes allow (R-CLM-3).
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		http.Error(w, "a bearer access token is required", http.StatusUnauthorized)
+		return
+	}
+	c, u, live := p.liveAccess(r.Context(), r.PathValue("tenant"), tok)
+	if !live || u == nil || !slices.Contains(strings.Fields(c.Scope), "openid") {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+		http.Error(w, "the access token is invalid, expired, revoked or lacks the openid scope", http.StatusUnauthorized)
+		return
+	}
+	scopes := strings.Fields(c.Scope)
+	out := map[string]any{"sub": u.ID}
+	if slices.Contains(scopes, "profile") {
+		if name := strings.TrimSpace(u.GivenName + " " + u.FamilyName); name != "" {
+			out["name"] = name
+		}
+		out["preferred_username"] = u.Username
+		if u.GivenName != "" {
+			out["given_name"] = u.GivenName
+		}
+		if u.FamilyName != "" {
+			out["family_name"] = u.FamilyName
+		}
+		if len(u.Groups) > 0 {
+			out["groups"] = u.Groups
+		}
+	}
+	if slices.Contains(scopes, "email") {
+		out["email"], out["email_verified"] = u.Email, u.EmailVerified
+	}
+	if len(c.Roles) > 0 {
+		out["roles"] = c.Roles
+	}
+	if len(c.Permissions) > 0 {
+		out["permissions"] = c.Permissions
+	}
+	writeNoStoreJSON(w, out)
+}
+
+func firstOf(form map[string][]string, k string) string {
+	if v := form[k]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
