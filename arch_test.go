@@ -25,12 +25,13 @@ func TestDependencyDirection(t *testing.T) {
 			}
 		}
 	}
-	leaves := []string{"internal/derrors", "internal/oauth", "internal/seal", "internal/middleware", "internal/store/migrations"}
+	leaves := []string{"internal/derrors", "internal/oauth", "internal/seal", "internal/middleware", "internal/store/migrations", "internal/ui"}
 	domain := []string{"internal/tenant", "internal/app", "internal/keys"}
-	features := []string{"internal/oidc", "internal/adminapi"}
+	features := []string{"internal/oidc", "internal/adminapi", "internal/login"}
 	// Features do not import each other; the admin API may use the protocol
-	// package's endpoint URLs (issuer, paths) to show an app's endpoints.
-	allowed := map[string][]string{"internal/adminapi": {"internal/oidc"}}
+	// package's endpoint URLs (issuer, paths) to show an app's endpoints, and
+	// protocol packages may use the login pages (ARCHITECTURE §2).
+	allowed := map[string][]string{"internal/adminapi": {"internal/oidc"}, "internal/oidc": {"internal/login"}}
 	internalOf := func(pkg string) []string {
 		var out []string
 		for _, imp := range imports[pkg] {

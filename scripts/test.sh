@@ -25,6 +25,20 @@ if [ -d .git ]; then
 fi
 $lint_only && exit 0
 
+# The browser tests drive Debian's chromium (no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian's chromium for the browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q chromium >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI=true but chromium is missing and cannot be installed (need root and apt-get)"; exit 1
+  else
+    echo "## chromium is not installed and this is not root: the browser tests will be SKIPPED ##"
+  fi
+fi
+
 default_pg="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
   if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // Audience is the aud of admin API tokens.
@@ -44,6 +45,7 @@ type API struct {
 	PublicURL string
 	Tenants   tenant.Store
 	Apps      *app.Service
+	Users     *user.Service
 	Keys      *keys.Manager
 	Log       *slog.Logger
 	Now       func() time.Time
@@ -131,6 +133,22 @@ func (a *API) routes() []route {
 		{"GET " + t + "/keys", a.listKeys},
 		{"POST " + t + "/keys/rotate", a.rotateKeys},
 		{"GET " + t + "/keys/certificate", a.certificate},
+		{"GET " + t + "/users", a.listUsers},
+		{"POST " + t + "/users", a.createUser},
+		{"GET " + t + "/users/{user_id}", a.getUser},
+		{"PATCH " + t + "/users/{user_id}", a.updateUser},
+		{"DELETE " + t + "/users/{user_id}", a.deleteUser},
+		{"PUT " + t + "/users/{user_id}/password", a.setPassword},
+		{"POST " + t + "/users/{user_id}/block", a.blockUser},
+		{"POST " + t + "/users/{user_id}/unblock", a.unblockUser},
+		{"GET " + t + "/users/{user_id}/roles", a.getUserRoles},
+		{"PUT " + t + "/users/{user_id}/roles", a.setUserRoles},
+		{"GET " + t + "/users/{user_id}/access", a.getUserAccess},
+		{"GET " + t + "/roles", a.listRoles},
+		{"POST " + t + "/roles", a.createRole},
+		{"GET " + t + "/roles/{name}", a.getRole},
+		{"PUT " + t + "/roles/{name}", a.updateRole},
+		{"DELETE " + t + "/roles/{name}", a.deleteRole},
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,6 +44,10 @@ type Config struct {
 	CodeLifetime       time.Duration
 	RequestLifetime    time.Duration
 	RefreshGrace       time.Duration
+	SessionLifetime    time.Duration
+	LockoutThreshold   int
+	LockoutDuration    time.Duration
+	TrustedProxies     []string
 }
 
 // Default returns the documented defaults.
@@ -61,6 +66,9 @@ func Default() Config {
 		CodeLifetime:       60 * time.Second,
 		RequestLifetime:    30 * time.Minute,
 		RefreshGrace:       5 * time.Second,
+		SessionLifetime:    12 * time.Hour,
+		LockoutThreshold:   10,
+		LockoutDuration:    15 * time.Minute,
 	}
 }
 
@@ -86,6 +94,10 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.CodeLifetime, "code-lifetime", c.CodeLifetime, "lifetime of authorization codes (at most 60s, R-OID-2)")
 	fs.DurationVar(&c.RequestLifetime, "auth-request-lifetime", c.RequestLifetime, "how long a user may take to sign in before the authorization request expires")
 	fs.DurationVar(&c.RefreshGrace, "refresh-grace", c.RefreshGrace, "how long a rotated refresh token still gets the same answer, for a client's concurrent retry (0-60s)")
+	fs.DurationVar(&c.SessionLifetime, "session-lifetime", c.SessionLifetime, "how long a single sign-on session lasts after the user signs in")
+	fs.IntVar(&c.LockoutThreshold, "lockout-threshold", c.LockoutThreshold, "failed sign-ins with one username that lock it (0: never lock; growing delays still apply)")
+	fs.DurationVar(&c.LockoutDuration, "lockout-duration", c.LockoutDuration, "how long a locked username stays locked (0: until an admin unlocks it)")
+	fs.StringSliceVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "reverse proxies (IP addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For header names the client")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target percentage (GOGC); the live heap is small, so a high value trades a little memory for less CPU per request. Ignored when GOGC is set")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "if set, serve Go's pprof profiles on this address (keep it on loopback); off by default")
 }
@@ -195,6 +207,22 @@ func (c *Config) Validate() error {
 	}
 	if c.DBMaxConns < 0 {
 		bad("--db-max-conns must not be negative")
+	}
+	if c.SessionLifetime < time.Minute || c.SessionLifetime > 365*24*time.Hour {
+		bad("--session-lifetime must be between 1m and 8760h")
+	}
+	if c.LockoutThreshold < 0 || c.LockoutThreshold > 1000 {
+		bad("--lockout-threshold must be between 0 and 1000")
+	}
+	if c.LockoutDuration < 0 {
+		bad("--lockout-duration must not be negative")
+	}
+	for _, p := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				bad("--trusted-proxies %q: want an IP address or a CIDR prefix", p)
+			}
+		}
 	}
 	if c.MasterKeyFile == "" && c.DataDir != "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")

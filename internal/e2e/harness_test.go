@@ -88,6 +88,7 @@ func start(t *testing.T, o options) *instance {
 	cfg.Database = o.database
 	cfg.LogLevel = "debug"
 	cfg.KeyRefreshInterval = time.Second
+	cfg.RefreshGrace = time.Second
 	if o.mutate != nil {
 		o.mutate(&cfg)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
 )
 
@@ -29,6 +30,9 @@ type assertionClaims struct {
 	Nbf int64           `json:"nbf"`
 	Iat int64           `json:"iat"`
 	JTI string          `json:"jti"`
+	// Scope is the scope claim some clients (golang.org/x/oauth2/jwt, the
+	// Google convention) put in the assertion instead of the form.
+	Scope string `json:"scope"`
 }
 
 func (c *assertionClaims) audiences() []string {
@@ -43,10 +47,11 @@ func (c *assertionClaims) audiences() []string {
 
 // verifyAssertion checks a JWT made by client (RFC 7523 §3): signed by one of
 // its registered keys, iss = client ID, aud = the issuer or the token
-// endpoint, unexpired, not too long-lived, and its jti never seen before.
+// endpoint, unexpired, not too long-lived, and its jti never seen before
+// (OpenID Connect Core §9 requires a jti for client authentication).
 // fail builds the error to return (invalid_client for client
 // authentication, invalid_grant for the JWT bearer grant).
-func (p *Provider) verifyAssertion(ctx context.Context, tid string, client *app.App, raw string, fail func(string) *oauth.Error) (*assertionClaims, error) {
+func (p *Provider) verifyAssertion(ctx context.Context, tid string, client *app.App, raw string, requireJTI bool, fail func(string) *oauth.Error) (*assertionClaims, error) {
 	if client.JWKS == nil || len(raw) > oauth.MaxAssertionBytes {
 		return nil, fail("the application has no registered keys for assertions")
 	}
@@ -92,10 +97,16 @@ func (p *Provider) verifyAssertion(ctx context.Context, tid string, client *app.
 		return nil, fail("the assertion expires too far in the future (at most 1 hour)")
 	case c.Nbf != 0 && time.Unix(c.Nbf, 0).After(now.Add(assertionSkew)):
 		return nil, fail("the assertion is not valid yet")
-	case c.JTI == "" || len(c.JTI) > 256:
+	case c.JTI == "" && requireJTI || len(c.JTI) > 256:
 		return nil, fail("the assertion needs a jti")
 	}
-	if err := p.Grants.UseJTI(ctx, tid, client.ClientID, c.JTI, time.Unix(c.Exp, 0).Add(assertionSkew)); err != nil {
+	// A JWT bearer assertion without a jti (RFC 7523 §3 makes it optional)
+	// is remembered by its hash: the same assertion never works twice.
+	replayKey := c.JTI
+	if replayKey == "" {
+		replayKey = "sha256:" + grant.Hash(raw)
+	}
+	if err := p.Grants.UseJTI(ctx, tid, client.ClientID, replayKey, time.Unix(c.Exp, 0).Add(assertionSkew)); err != nil {
 		if derrors.Is(err, derrors.Conflict) {
 			return nil, fail("the assertion was already used (replayed jti)")
 		}
@@ -119,7 +130,7 @@ func (p *Provider) jwtBearer(ctx context.Context, req *tokenRequest) (*TokenResp
 	if raw == "" {
 		return nil, oauth.InvalidRequest("assertion is required")
 	}
-	c, err := p.verifyAssertion(ctx, req.TenantID, req.Client, raw, oauth.InvalidGrant)
+	c, err := p.verifyAssertion(ctx, req.TenantID, req.Client, raw, false, oauth.InvalidGrant)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +146,11 @@ func (p *Provider) jwtBearer(ctx context.Context, req *tokenRequest) (*TokenResp
 		}
 		return nil, err
 	}
-	scopes, oe := oauth.SplitScope(req.Form.Get("scope"))
+	scope := req.Form.Get("scope")
+	if scope == "" {
+		scope = c.Scope
+	}
+	scopes, oe := oauth.SplitScope(scope)
 	if oe != nil {
 		return nil, oe
 	}

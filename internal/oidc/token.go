@@ -139,7 +139,7 @@ func (p *Provider) authenticate(ctx context.Context, tenantID string, auth oauth
 			return nil, oauth.InvalidClient("client authentication failed")
 		case auth.Method == oauth.AuthPrivateKeyJWT:
 			// OpenID Connect Core §9: iss and sub are the client ID.
-			if _, err := p.verifyAssertion(ctx, tenantID, a, auth.Assertion, clientAssertionFail); err != nil {
+			if _, err := p.verifyAssertion(ctx, tenantID, a, auth.Assertion, true, clientAssertionFail); err != nil {
 				return nil, err
 			}
 		}

@@ -25,11 +25,13 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/middleware"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // retireAfter keeps a rotated-out key published for the longest token
@@ -43,6 +45,8 @@ type Server struct {
 	DB      *store.DB
 	Keys    *keys.Manager
 	Apps    *app.Service
+	Users   *user.Service
+	Ring    *seal.Ring
 	Handler http.Handler
 	// AdminCreds is set when this start created the admin client.
 	AdminCreds *adminapi.Credentials
@@ -64,7 +68,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		db.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Log: log, DB: db}
+	s := &Server{Config: cfg, Log: log, DB: db, Ring: ring}
 	s.Keys = &keys.Manager{Store: db, Now: time.Now, RefreshInterval: cfg.KeyRefreshInterval, RetireAfter: retireAfter}
 	s.Apps = &app.Service{
 		Store:  db,
@@ -72,6 +76,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 		Limits: app.Limits{MaxApps: cfg.MaxApps, MaxScopes: cfg.MaxScopes, MaxPermissions: cfg.MaxPermissions, SecretLength: cfg.SecretLength},
 		Now:    time.Now,
 	}
+	s.Users = &user.Service{Store: db, Now: time.Now}
 	created, err := adminapi.Bootstrap(ctx, db, s.Keys, s.Apps, time.Now())
 	if err != nil {
 		db.Close()
@@ -106,9 +111,18 @@ func (s *Server) routes() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	p := &oidc.Provider{PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg)}
+	pages, err := s.loginPages()
+	if err != nil {
+		return nil, err
+	}
+	pages.Register(mux)
+	p := &oidc.Provider{
+		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Users: directory{s.Users},
+		Sessions: pages, Seal: s.Ring, Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
+		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
+	}
 	p.Register(mux)
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}
@@ -130,6 +144,30 @@ func (s *Server) routes() (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return middleware.Wrap(mux, s.Log, middleware.NewMetrics(reg)), nil
+}
+
+// loginPages builds the login and consent pages (R-OID-9, R-OID-10). The
+// form-token key derives from the master key, so every replica accepts the
+// forms of every other.
+func (s *Server) loginPages() (*login.Pages, error) {
+	proxies, err := login.ParseTrustedProxies(s.Config.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	threshold, lockout := s.Config.LockoutThreshold, s.Config.LockoutDuration
+	if threshold == 0 {
+		threshold = -1 // never lock
+	}
+	if lockout == 0 {
+		lockout = -1 // until an admin unlocks
+	}
+	return &login.Pages{
+		PublicURL: s.Config.PublicURL, Users: s.Users, Store: s.DB, Apps: s.DB, Now: time.Now, Log: s.Log,
+		SessionLifetime: s.Config.SessionLifetime,
+		Limiter:         &login.Limiter{Store: s.DB, Now: time.Now, Log: s.Log, LockoutThreshold: threshold, LockoutDuration: lockout},
+		CSRFKey:         []byte(s.Apps.Hasher.HashSecret("gatehouse login form key")),
+		TrustedProxies:  proxies,
+	}, nil
 }
 
 // DatabaseName says which database the server uses, for the start-up log.

@@ -86,6 +86,10 @@ func TestSQLite(t *testing.T) {
 		db, _ := open(t)
 		return db
 	})
+	storetest.RunLogin(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -161,6 +165,10 @@ func TestPostgres(t *testing.T) {
 	})
 	storetest.RunUsersRaw(t, open)
 	storetest.RunGrants(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunLogin(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db
 	})
