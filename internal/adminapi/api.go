@@ -50,6 +50,8 @@ type API struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 	OpenAPI   []byte // YAML
+	// Lockouts lifts brute-force lockouts (the login package's limiter).
+	Lockouts Unlocker
 	openAPIJS []byte
 }
 
@@ -141,6 +143,7 @@ func (a *API) routes() []route {
 		{"PUT " + t + "/users/{user_id}/password", a.setPassword},
 		{"POST " + t + "/users/{user_id}/block", a.blockUser},
 		{"POST " + t + "/users/{user_id}/unblock", a.unblockUser},
+		{"POST " + t + "/users/{user_id}/unlock", a.unlockUser},
 		{"GET " + t + "/users/{user_id}/roles", a.getUserRoles},
 		{"PUT " + t + "/users/{user_id}/roles", a.setUserRoles},
 		{"GET " + t + "/users/{user_id}/access", a.getUserAccess},

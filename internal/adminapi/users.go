@@ -210,6 +210,31 @@ func (a *API) unblockUser(w http.ResponseWriter, r *http.Request) error {
 	return a.setState(w, r, a.Users.Unblock)
 }
 
+// Unlocker lifts the brute-force lockout of a login name.
+type Unlocker interface {
+	Unlock(ctx context.Context, tenantID, login string) error
+}
+
+// unlockUser lifts the brute-force lockout and delays of a user, under both
+// names they can sign in with.
+func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
+	tid, err := a.ctxTenant(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	u, err := a.Users.Store.GetUser(r.Context(), tid, r.PathValue("user_id"))
+	if err != nil {
+		return err
+	}
+	for _, login := range []string{u.Username, u.Email} {
+		if err := a.Lockouts.Unlock(r.Context(), tid, login); err != nil {
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (a *API) setState(w http.ResponseWriter, r *http.Request, fn func(ctx context.Context, tid, id string) (*user.User, error)) error {
 	tid, err := a.ctxTenant(r.Context(), r)
 	if err != nil {

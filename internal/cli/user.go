@@ -188,7 +188,16 @@ func userCmd(g *globals) *cobra.Command {
 	}
 	access.Flags().StringVar(&clientID, "app", "", "the application's client ID (required)")
 
-	cmd.AddCommand(create, get, list, update, del, block, unblock, setPassword, access, userRolesCmd(g, one))
+	unlock := &cobra.Command{
+		Use: "unlock USER_ID", Short: "Lift the brute-force lockout and delays of a user's sign-ins", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, http.MethodPost, one(args[0])+"/unlock", nil, func(w io.Writer, _ json.RawMessage) error {
+				_, err := fmt.Fprintln(w, "user "+args[0]+" unlocked")
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(create, get, list, update, del, block, unblock, unlock, setPassword, access, userRolesCmd(g, one))
 	return cmd
 }
 

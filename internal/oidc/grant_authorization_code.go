@@ -63,11 +63,7 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 	if err != nil {
 		return nil, err
 	}
-	var r *grant.Refresh
-	if rt != "" {
-		r = p.newRefresh(req, f.ID, rt)
-		f.ExpiresAt = r.ExpiresAt
-	}
+	r := p.maybeRefresh(req, f, rt)
 	if err := p.Grants.CreateFamily(ctx, req.TenantID, f, r); err != nil {
 		return nil, err
 	}
@@ -75,6 +71,17 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 		return nil, err
 	}
 	return resp, nil
+}
+
+// maybeRefresh makes the stored form of a new family's refresh token, if one
+// was issued, and lets the family live as long as it.
+func (p *Provider) maybeRefresh(req *tokenRequest, f *grant.Family, token string) *grant.Refresh {
+	if token == "" {
+		return nil
+	}
+	r := p.newRefresh(req, f.ID, token)
+	f.ExpiresAt = r.ExpiresAt
+	return r
 }
 
 func (p *Provider) newRefresh(req *tokenRequest, familyID, token string) *grant.Refresh {

@@ -45,9 +45,13 @@ type Provider struct {
 	Users     Users
 	Sessions  Sessions
 	Seal      Sealer
-	Now       func() time.Time
-	Log       *slog.Logger
-	Metrics   *Metrics
+	Throttle  Throttle
+	// ClientIP is the address brute-force protection counts a request
+	// against (the login package's rule, with its trusted proxies).
+	ClientIP func(*http.Request) string
+	Now      func() time.Time
+	Log      *slog.Logger
+	Metrics  *Metrics
 
 	// CodeLifetime bounds authorization codes (R-OID-2: at most 60 s).
 	CodeLifetime time.Duration
@@ -64,6 +68,7 @@ type Provider struct {
 type Users interface {
 	ActiveUser(ctx context.Context, tenantID, userID string) (*user.User, error)
 	ActiveUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error)
+	Authenticate(ctx context.Context, tenantID, login, password string) (*user.User, error)
 	Access(ctx context.Context, tenantID, userID, clientID string) (roles, permissions []string, err error)
 }
 
@@ -96,6 +101,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 		app.GrantAuthorizationCode: p.authorizationCode,
 		app.GrantRefreshToken:      p.refreshToken,
 		app.GrantJWTBearer:         p.jwtBearer,
+		app.GrantPassword:          p.password,
 	}
 	mux.HandleFunc("GET /t/{tenant}"+PathAuthorization, p.authorize)
 	mux.HandleFunc("POST /t/{tenant}"+PathAuthorization, p.authorize)

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,6 +30,7 @@ type tokenRequest struct {
 	Auth     oauth.ClientAuth
 	Keys     *keys.Set
 	Now      time.Time
+	IP       string // the client's address, for brute-force protection
 }
 
 // TokenResponse is the successful response of RFC 6749 §5.1.
@@ -114,8 +116,19 @@ func (p *Provider) tokenPipeline(w http.ResponseWriter, r *http.Request, grantLa
 		return nil, err
 	}
 	return handle(ctx, &tokenRequest{
-		TenantID: tid, Issuer: p.issuer(tid), Form: form, Client: client, Auth: auth, Keys: ks, Now: p.Now(),
+		TenantID: tid, Issuer: p.issuer(tid), Form: form, Client: client, Auth: auth, Keys: ks, Now: p.Now(), IP: p.clientIP(r),
 	})
+}
+
+func (p *Provider) clientIP(r *http.Request) string {
+	if p.ClientIP != nil {
+		return p.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // authenticate checks the client's credentials (RFC 6749 §2.3, OIDC Core §9).

@@ -118,11 +118,12 @@ func (s *Server) routes() (http.Handler, error) {
 	pages.Register(mux)
 	p := &oidc.Provider{
 		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Users: directory{s.Users},
-		Sessions: pages, Seal: s.Ring, Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
+		Sessions: pages, Seal: s.Ring, Throttle: pages.Limiter, ClientIP: func(r *http.Request) string { return login.ClientIP(r, pages.TrustedProxies) },
+		Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
 	}
 	p.Register(mux)
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,68 @@
+package oidc
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/oauth"
+)
+
+// Throttle is brute-force protection shared with the login page: every
+// attempt is checked first and then reported as failed or succeeded.
+type Throttle interface {
+	Check(ctx context.Context, tenantID, login, ip string) (wait time.Duration, locked bool, err error)
+	Fail(ctx context.Context, tenantID, login, ip string) error
+	Succeed(ctx context.Context, tenantID, login, ip string) error
+}
+
+// password is the resource owner password credentials grant (RFC 6749
+// §4.3, R-OID-6), for web apps that enable it. It honours blocked users and
+// the brute-force protection of the login page; every failure reads the
+// same, whether or not the user exists.
+func (p *Provider) password(ctx context.Context, req *tokenRequest) (*TokenResponse, error) {
+	username, pw := req.Form.Get("username"), req.Form.Get("password")
+	if username == "" || pw == "" {
+		return nil, oauth.InvalidRequest("username and password are required")
+	}
+	scopes, oe := oauth.SplitScope(req.Form.Get("scope"))
+	if oe != nil {
+		return nil, oe
+	}
+	for _, s := range scopes {
+		if !slices.Contains(req.Client.Scopes, s) && !slices.Contains([]string{"openid", "profile", "email", "offline_access"}, s) {
+			return nil, oauth.InvalidScope("scope " + strconvQuote(s) + " is not allowed for this application")
+		}
+	}
+	wait, locked, err := p.Throttle.Check(ctx, req.TenantID, username, req.IP)
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		return nil, oauth.InvalidGrant("too many failed attempts: the account is locked; an administrator can unlock it")
+	}
+	if wait > 0 {
+		return nil, oauth.InvalidGrant(fmt.Sprintf("too many failed attempts: try again in %d seconds", int(wait.Seconds()+0.999)))
+	}
+	u, err := p.Users.Authenticate(ctx, req.TenantID, username, pw)
+	if err != nil {
+		if ferr := p.Throttle.Fail(ctx, req.TenantID, username, req.IP); ferr != nil {
+			return nil, ferr
+		}
+		return nil, oauth.InvalidGrant("the username or password is incorrect")
+	}
+	if err := p.Throttle.Succeed(ctx, req.TenantID, username, req.IP); err != nil {
+		return nil, err
+	}
+	f := newFamily(req, u.ID, "", scopes, req.Now)
+	resp, rt, err := p.userTokens(ctx, req, userGrant{Family: f, User: u, Refresh: refreshAllowed(req.Client, scopes)})
+	if err != nil {
+		return nil, err
+	}
+	r := p.maybeRefresh(req, f, rt)
+	if err := p.Grants.CreateFamily(ctx, req.TenantID, f, r); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
