@@ -51,7 +51,7 @@ type API struct {
 	Now       func() time.Time
 	OpenAPI   []byte // YAML
 	// Lockouts lifts brute-force lockouts (the login package's limiter).
-	Lockouts Unlocker
+	Lockouts  Unlocker
 	openAPIJS []byte
 }
 
