@@ -44,6 +44,7 @@ type Config struct {
 	CodeLifetime       time.Duration
 	RequestLifetime    time.Duration
 	RefreshGrace       time.Duration
+	JanitorInterval    time.Duration
 	SessionLifetime    time.Duration
 	LockoutThreshold   int
 	LockoutDuration    time.Duration
@@ -66,6 +67,7 @@ func Default() Config {
 		CodeLifetime:       60 * time.Second,
 		RequestLifetime:    30 * time.Minute,
 		RefreshGrace:       5 * time.Second,
+		JanitorInterval:    time.Minute,
 		SessionLifetime:    12 * time.Hour,
 		LockoutThreshold:   10,
 		LockoutDuration:    15 * time.Minute,
@@ -98,6 +100,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.LockoutThreshold, "lockout-threshold", c.LockoutThreshold, "failed sign-ins with one username that lock it (0: never lock; growing delays still apply)")
 	fs.DurationVar(&c.LockoutDuration, "lockout-duration", c.LockoutDuration, "how long a locked username stays locked (0: until an admin unlocks it)")
 	fs.StringSliceVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, "reverse proxies (IP addresses or CIDR prefixes, comma-separated) whose X-Forwarded-For header names the client")
+	fs.DurationVar(&c.JanitorInterval, "janitor-interval", c.JanitorInterval, "how often expired codes, sessions and tokens are deleted (0 turns the janitor off)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target percentage (GOGC); the live heap is small, so a high value trades a little memory for less CPU per request. Ignored when GOGC is set")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "if set, serve Go's pprof profiles on this address (keep it on loopback); off by default")
 }
@@ -201,6 +204,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RefreshGrace < 0 || c.RefreshGrace > time.Minute {
 		bad("--refresh-grace must be between 0s and 60s")
+	}
+	if c.JanitorInterval < 0 || c.JanitorInterval > 24*time.Hour {
+		bad("--janitor-interval must be between 0 (off) and 24h")
 	}
 	if c.GCPercent < 50 || c.GCPercent > 10000 {
 		bad("--gc-percent must be between 50 and 10000")

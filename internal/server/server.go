@@ -196,6 +196,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if s.Config.JanitorInterval > 0 {
+		go s.runJanitor(ctx, s.Config.JanitorInterval)
+	}
 	select {
 	case err := <-errc:
 		return err

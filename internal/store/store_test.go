@@ -77,6 +77,7 @@ func TestSQLite(t *testing.T) {
 		return db
 	})
 	storetest.RunRaw(t, open)
+	storetest.RunGrantsRaw(t, open)
 	storetest.RunUsers(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db
@@ -159,6 +160,7 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunRaw(t, open)
+	storetest.RunGrantsRaw(t, open)
 	storetest.RunUsers(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db

@@ -206,3 +206,56 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 	})
 }
+
+// RunGrantsRaw checks what the janitor leaves in the tables (issue 3 item 7).
+func RunGrantsRaw(t *testing.T, open func(t *testing.T) (*store.DB, Raw)) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	t.Run("Janitor under constant traffic: row counts stop growing", func(t *testing.T) {
+		db, raw := open(t)
+		mkTenant(t, db, "acme")
+		a, _ := mkApp(t, db, "acme", "portal")
+		u := mkUser(t, db, "acme", "alice")
+		f := struct {
+			db               *store.DB
+			clientID, userID string
+		}{db, a.ClientID, u.ID}
+		count := func() int {
+			total := 0
+			for _, q := range []string{"auth_codes", "auth_requests", "sessions", "token_families", "refresh_tokens", "assertion_jtis"} {
+				var n int
+				must(t, raw.DB.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+q).Scan(&n))
+				total += n
+			}
+			return total
+		}
+		var counts []int
+		for minute := 0; minute < 40; minute++ {
+			at := now.Add(time.Duration(minute) * time.Minute)
+			for i := 0; i < 10; i++ {
+				must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Minute)}))
+				must(t, f.db.CreateRequest(t.Context(), "acme", &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, MaxAge: -1, CreatedAt: at, ExpiresAt: at.Add(3 * time.Minute)}))
+				must(t, f.db.UseJTI(t.Context(), "acme", f.clientID, grantpkg.NewID(), at.Add(2*time.Minute)))
+			}
+			for i := 0; i < 3; i++ {
+				must(t, f.db.CreateSession(t.Context(), "acme", &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}))
+				fam := &grantpkg.Family{ID: grantpkg.NewID(), ClientID: f.clientID, UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}
+				must(t, f.db.CreateFamily(t.Context(), "acme", fam, &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: at, ExpiresAt: at.Add(10 * time.Minute)}))
+			}
+			if _, err := f.db.DeleteExpired(t.Context(), at, 1000); err != nil {
+				t.Fatal(err)
+			}
+			counts = append(counts, count())
+		}
+		// Inserted per minute: 10 codes, requests and jtis, 3 sessions,
+		// families and refresh tokens = 39 rows; each lives at most 10
+		// minutes, so from minute 10 on the count is flat.
+		for m := 11; m < len(counts); m++ {
+			if counts[m] != counts[10] {
+				t.Fatalf("row count still changing at minute %d: %v", m, counts)
+			}
+		}
+		if counts[39] >= 39*40/2 {
+			t.Fatalf("rows %d: the janitor deleted too little", counts[39])
+		}
+	})
+}
