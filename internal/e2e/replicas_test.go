@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-id/gatehouse/internal/config"
 )
 
 func jwksKIDs(t *testing.T, inst *instance, tenant string) []string {
@@ -159,5 +162,43 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	if r := postForm(t, two.URL+"/t/shared/oauth/token", url.Values{"grant_type": {"client_credentials"}}, a.ClientID, a.ClientSecret); r.Status != 401 {
 		t.Fatalf("replica two still serves a deleted app: %d", r.Status)
+	}
+}
+
+// R-RUN-2: log in through one replica, exchange the code and refresh at the
+// other; a replica behind the same public URL serves any request.
+func TestLoginAcrossReplicas(t *testing.T) {
+	dsn := postgresURL(t)
+	key := newMasterKey()
+	one := start(t, options{database: dsn, masterKey: key})
+	two := start(t, options{database: dsn, masterKey: key, dataDir: one.DataDir, mutate: func(c *config.Config) { c.PublicURL = one.URL }})
+	one.createTenant(t, "acme", "ES256")
+	admin := one.adminToken(t)
+	r := one.api(t, admin, "POST", "/admin/v1/tenants/acme/users", map[string]any{"username": "alice", "email": "alice@example.com", "password": "correct horse battery"})
+	if r.Status != 201 {
+		t.Fatalf("user: %d %s", r.Status, r.Raw)
+	}
+	web := one.createApp(t, "acme", "--type", "web", "--name", "portal", "--redirect-uri", "https://portal.example.com/cb", "--first-party")
+	cfg := &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: "https://portal.example.com/cb",
+		Scopes: []string{"openid", "offline_access"}, Endpoint: oauth2.Endpoint{AuthURL: one.URL + "/t/acme/oauth/authorize", TokenURL: two.URL + "/t/acme/oauth/token"}}
+	q := newBrowser(t).login(cfg.AuthCodeURL("s"), one.URL, "alice", "correct horse battery", "")
+	ctx := context.Background()
+	tok, err := cfg.Exchange(ctx, q.Get("code"))
+	if err != nil {
+		t.Fatalf("exchange at replica two: %v", err)
+	}
+	p, err := oidc.NewProvider(ctx, one.URL+"/t/acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Verifier(&oidc.Config{ClientID: web.ClientID}).Verify(ctx, tok.Extra("id_token").(string)); err != nil {
+		t.Fatalf("ID token from replica two: %v", err)
+	}
+	// Refresh at replica one with the token replica two issued.
+	cfgOne := *cfg
+	cfgOne.Endpoint.TokenURL = one.URL + "/t/acme/oauth/token"
+	next, err := cfgOne.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil || next.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh at replica one: %v", err)
 	}
 }
