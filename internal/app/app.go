@@ -72,6 +72,9 @@ type App struct {
 	ForcePKCE              bool       `json:"force_pkce,omitempty"`
 	DeveloperMode          bool       `json:"developer_mode,omitempty"`
 	LogonResultURLs        *LogonURLs `json:"logon_result_urls,omitempty"`
+	// Claims are the app's output-claim settings (R-CLM-1); none means
+	// the OpenID Connect defaults by scope.
+	Claims []ClaimSetting `json:"claims,omitempty"`
 	// JWKS holds the app's public keys, for private_key_jwt client
 	// authentication and JWT bearer assertions (R-OID-4, R-OID-5).
 	JWKS      *jose.JSONWebKeySet `json:"jwks,omitempty"`
@@ -80,6 +83,29 @@ type App struct {
 	CreatedAt time.Time           `json:"created_at,omitzero"`
 	UpdatedAt time.Time           `json:"updated_at,omitzero"`
 }
+
+// ClaimSetting configures one standard claim for an app (R-CLM-1).
+type ClaimSetting struct {
+	Name      string `json:"name"`
+	Available bool   `json:"available"`
+	Required  bool   `json:"required,omitempty"`
+	InToken   bool   `json:"in_token,omitempty"`
+	// MapTo renames the claim in tokens and assertions, for example email →
+	// http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress.
+	MapTo string `json:"map_to,omitempty"`
+}
+
+// OutputName is the name the claim goes out under.
+func (c ClaimSetting) OutputName() string {
+	if c.MapTo != "" {
+		return c.MapTo
+	}
+	return c.Name
+}
+
+// StandardClaims are the claims an app can be configured to receive (R-CLM-1).
+var StandardClaims = []string{"sub", "name", "given_name", "family_name", "email", "email_verified",
+	"preferred_username", "groups", "roles", "permissions"}
 
 // LogonURLs are the custom logon result pages of R-APP-10.
 type LogonURLs struct {

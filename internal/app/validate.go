@@ -88,6 +88,9 @@ func (a *App) Validate(maxScopes int) error {
 			return err
 		}
 	}
+	if err := validateClaims(a.Claims); err != nil {
+		return err
+	}
 	if a.LogonResultURLs != nil {
 		for _, f := range []struct{ name, v string }{
 			{"logon_result_urls.access_denied", a.LogonResultURLs.AccessDenied},
@@ -163,6 +166,36 @@ func (a *App) validateOIDC(maxScopes int) error {
 		return derrors.Invalidf("access_token_format", "must be jwt or opaque")
 	}
 	return a.validateLifetimes()
+}
+
+// reservedClaims cannot be the target of a mapping: they carry the token's
+// own meaning.
+var reservedClaims = []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp", "at_hash", "sid", "client_id", "scope", "fam"}
+
+// validateClaims checks output-claim settings (R-CLM-1).
+func validateClaims(cs []ClaimSetting) error {
+	seen := map[string]bool{}
+	outs := map[string]bool{}
+	for _, c := range cs {
+		switch {
+		case !slices.Contains(StandardClaims, c.Name):
+			return derrors.Invalidf("claims", "%q is not a standard claim (one of %s)", c.Name, strings.Join(StandardClaims, ", "))
+		case seen[c.Name]:
+			return derrors.Invalidf("claims", "%q is listed twice", c.Name)
+		case (c.Required || c.InToken) && !c.Available:
+			return derrors.Invalidf("claims", "%q: a required or in-token claim must be available", c.Name)
+		case c.Name == "sub" && (c.MapTo != "" || !c.Available):
+			return derrors.Invalidf("claims", "sub is always available and cannot be renamed")
+		case c.MapTo != "" && (len(c.MapTo) > MaxURILen || strings.ContainsAny(c.MapTo, " \t\r\n\"") || !utf8.ValidString(c.MapTo)):
+			return derrors.Invalidf("claims", "%q: map_to must be a claim name or URI without spaces", c.Name)
+		case c.MapTo != "" && slices.Contains(reservedClaims, c.MapTo):
+			return derrors.Invalidf("claims", "%q: map_to %q is a reserved claim", c.Name, c.MapTo)
+		case outs[c.OutputName()]:
+			return derrors.Invalidf("claims", "two claims go out as %q", c.OutputName())
+		}
+		seen[c.Name], outs[c.OutputName()] = true, true
+	}
+	return nil
 }
 
 // MaxJWKSKeys bounds an app's registered keys.

@@ -155,13 +155,13 @@ func TestLoginInRealBrowser(t *testing.T) {
 		chromedp.SendKeys(`input[name="username"]`, "alice"),
 		chromedp.SendKeys(`input[name="password"]`, "wrong password"),
 		chromedp.Click(`button[type="submit"]`),
-		chromedp.WaitVisible(`input[name="password"]`),
+		chromedp.WaitVisible(`[role="alert"]`),
 	); err != nil {
 		t.Fatalf("wrong password: %v", err)
 	}
-	body, _ := chromedp.Run(ctx2, chromedp.Text(`body`))
-	if !containsFold(body, "incorrect") {
-		t.Fatalf("no error message after a wrong password: %q", body)
+	msg, _ := chromedp.Run(ctx2, chromedp.Text(`[role="alert"]`))
+	if !containsFold(msg, "incorrect") {
+		t.Fatalf("no error message after a wrong password: %q", msg)
 	}
 	screenshot(t, ctx2, "login-failed")
 }

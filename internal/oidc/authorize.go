@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/claims"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
@@ -103,6 +104,11 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, client *app.App, req *grant.Request, stored bool) {
 	ctx := r.Context()
 	now := p.Now()
+	if !stored {
+		// A new request is made now: prompt=login and prompt=consent ask
+		// for a sign-in or a consent newer than that.
+		req.CreatedAt = now
+	}
 	sess, u, err := p.Sessions.Session(r, tid)
 	if err != nil && !derrors.Is(err, derrors.NotFound) {
 		p.serverError(w, r, err)
@@ -146,6 +152,24 @@ func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, cl
 			p.park(w, r, tid, req, stored, "/consent")
 			return
 		}
+	}
+	// R-CLM-2: a user without a claim the app requires is not sent to it.
+	subj, err := p.subject(ctx, tid, client.ClientID, u)
+	if err != nil {
+		p.serverError(w, r, err)
+		return
+	}
+	if missing := claims.Missing(client, subj); missing != "" {
+		if stored {
+			_ = p.Grants.DeleteRequest(ctx, tid, req.ID)
+		}
+		if client.LogonResultURLs != nil && client.LogonResultURLs.Failed != "" {
+			http.Redirect(w, r, client.LogonResultURLs.Failed, http.StatusSeeOther)
+			return
+		}
+		p.authPage(w, r, http.StatusForbidden, "You cannot sign in to this application.",
+			"Your account lacks the \""+missing+"\" claim that "+client.Name+" requires. Ask your administrator.")
+		return
 	}
 	code := grant.NewSecret()
 	err = p.Grants.CreateCode(ctx, tid, &grant.Code{

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/claims"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
@@ -128,15 +129,17 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 				"iss": c.Issuer, "aud": c.Audience, "exp": c.Expiry, "iat": c.IssuedAt, "nbf": c.NotBef, "jti": c.JTI,
 			}
 			if u != nil {
+				// R-CLM-3: active plus the claims available to the app.
+				if a, err := p.Apps.Store.GetApp(ctx, tid, c.ClientID); err == nil {
+					for k, v := range claims.Available(a, claims.Subject{User: u, Roles: c.Roles, Permissions: c.Permissions}, strings.Fields(c.Scope)) {
+						if _, taken := resp[k]; !taken {
+							resp[k] = v
+						}
+					}
+				}
 				resp["username"] = u.Username
 				if c.SID != "" {
 					resp["sid"] = c.SID
-				}
-				if len(c.Roles) > 0 {
-					resp["roles"] = c.Roles
-				}
-				if len(c.Permissions) > 0 {
-					resp["permissions"] = c.Permissions
 				}
 			}
 		}
@@ -219,32 +222,15 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the access token is invalid, expired, revoked or lacks the openid scope", http.StatusUnauthorized)
 		return
 	}
-	scopes := strings.Fields(c.Scope)
-	out := map[string]any{"sub": u.ID}
-	if slices.Contains(scopes, "profile") {
-		if name := strings.TrimSpace(u.GivenName + " " + u.FamilyName); name != "" {
-			out["name"] = name
-		}
-		out["preferred_username"] = u.Username
-		if u.GivenName != "" {
-			out["given_name"] = u.GivenName
-		}
-		if u.FamilyName != "" {
-			out["family_name"] = u.FamilyName
-		}
-		if len(u.Groups) > 0 {
-			out["groups"] = u.Groups
-		}
+	a, err := p.Apps.Store.GetApp(r.Context(), r.PathValue("tenant"), c.ClientID)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+		http.Error(w, "the access token's application no longer exists", http.StatusUnauthorized)
+		return
 	}
-	if slices.Contains(scopes, "email") {
-		out["email"], out["email_verified"] = u.Email, u.EmailVerified
-	}
-	if len(c.Roles) > 0 {
-		out["roles"] = c.Roles
-	}
-	if len(c.Permissions) > 0 {
-		out["permissions"] = c.Permissions
-	}
+	subj := claims.Subject{User: u, Roles: c.Roles, Permissions: c.Permissions}
+	out := claims.Token(a, subj, strings.Fields(c.Scope))
+	out["sub"] = u.ID
 	writeNoStoreJSON(w, out)
 }
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -239,9 +238,19 @@ func audience(req *tokenRequest) ([]string, error) {
 	return nil, &oauth.Error{Code: "invalid_target", Description: "the requested resource is not registered for this application", Status: http.StatusBadRequest}
 }
 
+// strconvQuote quotes a client's value for an error_description: cut to
+// 100 bytes and in single quotes, with every byte that RFC 6749 §4.1.2.1 and
+// §5.2 do not allow there (outside %x20-21 / %x23-5B / %x5D-7E: controls,
+// '"', '\', non-ASCII) replaced by '?'.
 func strconvQuote(s string) string {
 	if len(s) > 100 {
 		s = s[:100] + "..."
 	}
-	return strconv.Quote(s)
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return "'" + string(b) + "'"
 }

@@ -10,33 +10,51 @@ import (
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/claims"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/oauth"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
-// idClaims are the claims of an ID token (OpenID Connect Core §2, §5.1).
+// idClaims are the fixed claims of an ID token (OpenID Connect Core §2);
+// the user's claims come from the app's output-claim settings (R-CLM-1).
 type idClaims struct {
-	Issuer            string   `json:"iss"`
-	Subject           string   `json:"sub"`
-	Audience          string   `json:"aud"`
-	Expiry            int64    `json:"exp"`
-	IssuedAt          int64    `json:"iat"`
-	AuthTime          int64    `json:"auth_time"`
-	Nonce             string   `json:"nonce,omitempty"`
-	SID               string   `json:"sid,omitempty"`
-	AZP               string   `json:"azp"`
-	AtHash            string   `json:"at_hash,omitempty"`
-	Name              string   `json:"name,omitempty"`
-	GivenName         string   `json:"given_name,omitempty"`
-	FamilyName        string   `json:"family_name,omitempty"`
-	PreferredUsername string   `json:"preferred_username,omitempty"`
-	Email             string   `json:"email,omitempty"`
-	EmailVerified     *bool    `json:"email_verified,omitempty"`
-	Groups            []string `json:"groups,omitempty"`
-	Roles             []string `json:"roles,omitempty"`
-	Permissions       []string `json:"permissions,omitempty"`
+	Issuer   string `json:"iss"`
+	Subject  string `json:"sub"`
+	Audience string `json:"aud"`
+	Expiry   int64  `json:"exp"`
+	IssuedAt int64  `json:"iat"`
+	AuthTime int64  `json:"auth_time"`
+	Nonce    string `json:"nonce,omitempty"`
+	SID      string `json:"sid,omitempty"`
+	AZP      string `json:"azp"`
+	AtHash   string `json:"at_hash,omitempty"`
+}
+
+// withClaims marshals fixed claims with the user's claims added.
+func withClaims(fixed any, extra map[string]any) ([]byte, error) {
+	b, err := json.Marshal(fixed)
+	if err != nil || len(extra) == 0 {
+		return b, err
+	}
+	m := map[string]any{}
+	for k, v := range extra {
+		m[k] = v
+	}
+	// The fixed claims win: settings cannot rename onto them.
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}
+
+// subject loads what an app may learn of a user: their roles and
+// permissions for the app (R-ROL-1).
+func (p *Provider) subject(ctx context.Context, tid, clientID string, u *user.User) (claims.Subject, error) {
+	roles, perms, err := p.Users.Access(ctx, tid, u.ID, clientID)
+	return claims.Subject{User: u, Roles: roles, Permissions: perms}, err
 }
 
 // userGrant is what a user-flow token response is made from.
@@ -57,19 +75,27 @@ func refreshAllowed(c *app.App, scopes []string) bool {
 // refresh token (plain text; its hash goes to the store) of a user grant.
 func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGrant) (*TokenResponse, string, error) {
 	f, u := g.Family, g.User
-	roles, perms, err := p.Users.Access(ctx, req.TenantID, u.ID, req.Client.ClientID)
+	subj, err := p.subject(ctx, req.TenantID, req.Client.ClientID, u)
 	if err != nil {
 		return nil, "", err
+	}
+	if missing := claims.Missing(req.Client, subj); missing != "" {
+		return nil, "", oauth.InvalidGrant("the user lacks the claim " + strconvQuote(missing) + " this application requires")
 	}
 	aud := req.Client.Audiences
 	if len(aud) == 0 {
 		aud = []string{req.Issuer}
 	}
 	scope := strings.Join(f.Scope, " ")
-	at, exp, err := p.signAccess(req, &accessClaims{
-		Subject: u.ID, Audience: aud, Scope: scope, AuthTime: f.AuthTime.Unix(), SID: f.SID,
-		Roles: roles, Permissions: perms, Family: f.ID,
-	})
+	avail := claims.Available(req.Client, subj, f.Scope)
+	ac := &accessClaims{Subject: u.ID, Audience: aud, Scope: scope, AuthTime: f.AuthTime.Unix(), SID: f.SID, Family: f.ID}
+	if _, ok := avail[outputName(req.Client, "roles")]; ok {
+		ac.Roles = subj.Roles
+	}
+	if _, ok := avail[outputName(req.Client, "permissions")]; ok {
+		ac.Permissions = subj.Permissions
+	}
+	at, exp, err := p.signAccess(req, ac)
 	if err != nil {
 		return nil, "", err
 	}
@@ -79,18 +105,8 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 			Issuer: req.Issuer, Subject: u.ID, Audience: req.Client.ClientID, AZP: req.Client.ClientID,
 			IssuedAt: req.Now.Unix(), Expiry: req.Now.Add(req.Client.IDTokenLifetime.D()).Unix(),
 			AuthTime: f.AuthTime.Unix(), Nonce: g.Nonce, SID: f.SID, AtHash: atHash(req.Keys.Active().Alg, at),
-			Roles: roles, Permissions: perms,
 		}
-		if slices.Contains(f.Scope, "profile") {
-			c.Name = strings.TrimSpace(u.GivenName + " " + u.FamilyName)
-			c.GivenName, c.FamilyName, c.PreferredUsername = u.GivenName, u.FamilyName, u.Username
-			c.Groups = u.Groups
-		}
-		if slices.Contains(f.Scope, "email") {
-			v := u.EmailVerified
-			c.Email, c.EmailVerified = u.Email, &v
-		}
-		payload, err := json.Marshal(&c)
+		payload, err := withClaims(&c, claims.Token(req.Client, subj, f.Scope))
 		if err != nil {
 			return nil, "", err
 		}
@@ -104,6 +120,16 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 		resp.RefreshToken = refresh
 	}
 	return resp, refresh, nil
+}
+
+// outputName is the name a standard claim goes out under for an app.
+func outputName(a *app.App, name string) string {
+	for _, c := range a.Claims {
+		if c.Name == name {
+			return c.OutputName()
+		}
+	}
+	return name
 }
 
 // atHash is the at_hash of OpenID Connect Core §3.1.3.6: the left half of the
