@@ -75,6 +75,12 @@ type App struct {
 	// Claims are the app's output-claim settings (R-CLM-1); none means
 	// the OpenID Connect defaults by scope.
 	Claims []ClaimSetting `json:"claims,omitempty"`
+	// IDTokenEncryptionCert, when set, makes ID tokens JWEs encrypted to
+	// this certificate's RSA key (RSA-OAEP-256 + A256GCM, R-OID-7).
+	IDTokenEncryptionCert string `json:"id_token_encryption_certificate,omitempty"`
+	// BackchannelLogoutURI receives a logout token when a session that
+	// signed in to the app ends (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// JWKS holds the app's public keys, for private_key_jwt client
 	// authentication and JWT bearer assertions (R-OID-4, R-OID-5).
 	JWKS      *jose.JSONWebKeySet `json:"jwks,omitempty"`

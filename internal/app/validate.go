@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"image/png"
@@ -154,6 +155,16 @@ func (a *App) validateOIDC(maxScopes int) error {
 	}
 	if err := validateJWKS(a.JWKS); err != nil {
 		return err
+	}
+	if a.IDTokenEncryptionCert != "" {
+		if _, err := EncryptionKey(a.IDTokenEncryptionCert); err != nil {
+			return err
+		}
+	}
+	if a.BackchannelLogoutURI != "" {
+		if err := webURL("backchannel_logout_uri", a.BackchannelLogoutURI); err != nil {
+			return err
+		}
 	}
 	if a.ForcePKCE && a.Type != Web {
 		return derrors.Invalidf("force_pkce", "only for web apps: PKCE is always required for spa and native apps and does not apply to s2s")
@@ -346,7 +357,7 @@ func (a *App) validateFederation() error {
 	if len(a.Scopes) > 0 {
 		return derrors.Invalidf("scopes", "only for apps with protocol oidc")
 	}
-	if a.ForcePKCE || a.DeveloperMode || a.AccessTokenFormat != "" || len(a.Audiences) > 0 || a.JWKS != nil {
+	if a.ForcePKCE || a.DeveloperMode || a.AccessTokenFormat != "" || len(a.Audiences) > 0 || a.JWKS != nil || a.IDTokenEncryptionCert != "" || a.BackchannelLogoutURI != "" {
 		return derrors.Invalidf("protocol", "OAuth settings apply only to apps with protocol oidc")
 	}
 	a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime = 0, 0, 0
@@ -463,6 +474,25 @@ func hashAlg(field string, v *string) error {
 		return derrors.Invalidf(field, "must be sha256, sha384 or sha512")
 	}
 	return nil
+}
+
+// EncryptionKey returns the RSA public key (at least 2048 bits) of an ID-token
+// encryption certificate.
+func EncryptionKey(pemText string) (*rsa.PublicKey, error) {
+	const field = "id_token_encryption_certificate"
+	if err := ValidateCertificate(field, pemText); err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, derrors.Invalidf(field, "is not a valid X.509 certificate")
+	}
+	k, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || k.N.BitLen() < 2048 {
+		return nil, derrors.Invalidf(field, "must hold an RSA key of at least 2048 bits (RSA-OAEP-256)")
+	}
+	return k, nil
 }
 
 // ValidateCertificate checks that pemText holds exactly one PEM X.509

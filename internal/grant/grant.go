@@ -123,6 +123,8 @@ type Store interface {
 	CreateFamily(ctx context.Context, tenantID string, f *Family, r *Refresh) error
 	GetFamily(ctx context.Context, tenantID, id string) (*Family, error)
 	RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error
+	// SessionFamilies lists the unrevoked families made in an SSO session.
+	SessionFamilies(ctx context.Context, tenantID, sid string) ([]*Family, error)
 	GetRefresh(ctx context.Context, tenantID, hash string) (*Refresh, error)
 	// RotateRefresh marks old rotated at now with the sealed answer and stores
 	// next, if old has not been rotated yet; otherwise it returns ErrReused and

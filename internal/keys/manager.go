@@ -17,6 +17,7 @@ import (
 const (
 	TypAccessToken = "at+jwt" // RFC 9068 §2.1
 	TypJWT         = "JWT"
+	TypLogout      = "logout+jwt" // OpenID Connect Back-Channel Logout 1.0 §2.4
 )
 
 // Set is a tenant's loaded key set: the active signer and the JWKS document.
@@ -160,7 +161,7 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 	if err != nil {
 		return nil, err
 	}
-	for _, typ := range []string{TypAccessToken, TypJWT} {
+	for _, typ := range []string{TypAccessToken, TypJWT, TypLogout} {
 		if s.signers[typ], err = newCompactSigner(s.active.Alg, s.active.KID, typ, priv); err != nil {
 			return nil, err
 		}

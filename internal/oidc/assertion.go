@@ -86,25 +86,29 @@ func (p *Provider) verifyAssertion(ctx context.Context, tid string, client *app.
 	}
 	now := p.Now()
 	iss := p.issuer(tid)
+	// Times are compared in Unix seconds: time.Unix overflows for claims
+	// near the int64 limits, and a far-future nbf would read as past.
 	switch {
 	case c.Iss != client.ClientID:
 		return nil, fail("the assertion's iss must be the client ID")
 	case !slices.ContainsFunc(c.audiences(), func(a string) bool { return a == iss || a == iss+PathToken }):
 		return nil, fail("the assertion's aud must be the issuer or the token endpoint")
-	case c.Exp == 0 || now.After(time.Unix(c.Exp, 0).Add(assertionSkew)):
+	case c.Exp == 0 || c.Exp < now.Add(-assertionSkew).Unix():
 		return nil, fail("the assertion is expired")
-	case time.Unix(c.Exp, 0).After(now.Add(maxAssertionLife)):
+	case c.Exp > now.Add(maxAssertionLife).Unix():
 		return nil, fail("the assertion expires too far in the future (at most 1 hour)")
-	case c.Nbf != 0 && time.Unix(c.Nbf, 0).After(now.Add(assertionSkew)):
+	case c.Nbf != 0 && c.Nbf > now.Add(assertionSkew).Unix():
 		return nil, fail("the assertion is not valid yet")
 	case c.JTI == "" && requireJTI || len(c.JTI) > 256:
 		return nil, fail("the assertion needs a jti")
 	}
 	// A JWT bearer assertion without a jti (RFC 7523 §3 makes it optional)
-	// is remembered by its hash: the same assertion never works twice.
+	// is remembered by the hash of its signed claims, not of raw: the same
+	// JWS has other spellings (whitespace, non-canonical base64, JSON
+	// serialization, another ECDSA signature) that must not work again.
 	replayKey := c.JTI
 	if replayKey == "" {
-		replayKey = "sha256:" + grant.Hash(raw)
+		replayKey = "sha256:" + grant.Hash(string(payload))
 	}
 	if err := p.Grants.UseJTI(ctx, tid, client.ClientID, replayKey, time.Unix(c.Exp, 0).Add(assertionSkew)); err != nil {
 		if derrors.Is(err, derrors.Conflict) {

@@ -34,6 +34,8 @@ type Metadata struct {
 	PromptValuesSupported             []string `json:"prompt_values_supported"`
 	ResponseModesSupported            []string `json:"response_modes_supported"`
 	AuthorizationResponseISS          bool     `json:"authorization_response_iss_parameter_supported"`
+	BackchannelLogout                 bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSession          bool     `json:"backchannel_logout_session_supported"`
 }
 
 // Endpoints lists a tenant's endpoint URLs (R-APP-12).
@@ -63,6 +65,8 @@ func Endpoints(publicURL, tenantID string) Metadata {
 		PromptValuesSupported:    []string{"none", "login", "consent"},
 		ResponseModesSupported:   []string{"query"},
 		AuthorizationResponseISS: true,
+		BackchannelLogout:        true,
+		BackchannelLogoutSession: true,
 	}
 }
 

@@ -40,9 +40,13 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		p.authPage(w, r, http.StatusBadRequest, "The sign-out request cannot be accepted.", "post_logout_redirect_uri is not registered for this application.")
 		return
 	}
-	if _, err := p.Sessions.EndSession(w, r, tid); err != nil {
+	ended, err := p.Sessions.EndSession(w, r, tid)
+	if err != nil {
 		p.serverError(w, r, err)
 		return
+	}
+	if ended != nil {
+		p.logoutSession(ctx, tid, ended)
 	}
 	if target == "" {
 		p.authPage(w, r, http.StatusOK, "You are signed out.", "You can close this window.")

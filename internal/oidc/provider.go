@@ -46,6 +46,9 @@ type Provider struct {
 	Sessions  Sessions
 	Seal      Sealer
 	Throttle  Throttle
+	// HTTPClient makes the back-channel logout calls (nil: a default with a
+	// 5 s timeout that follows no redirects).
+	HTTPClient *http.Client
 	// ClientIP is the address brute-force protection counts a request
 	// against (the login package's rule, with its trusted proxies).
 	ClientIP func(*http.Request) string

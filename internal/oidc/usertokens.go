@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/claims"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
@@ -113,6 +115,11 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 		if resp.IDToken, err = req.Keys.Sign(keys.TypJWT, payload); err != nil {
 			return nil, "", err
 		}
+		if req.Client.IDTokenEncryptionCert != "" {
+			if resp.IDToken, err = encryptIDToken(req.Client.IDTokenEncryptionCert, resp.IDToken); err != nil {
+				return nil, "", err
+			}
+		}
 	}
 	var refresh string
 	if g.Refresh {
@@ -130,6 +137,25 @@ func outputName(a *app.App, name string) string {
 		}
 	}
 	return name
+}
+
+// encryptIDToken nests a signed ID token in a JWE for the app's certificate
+// (R-OID-7; OpenID Connect Core §10.2: signed, then encrypted; cty JWT).
+func encryptIDToken(certPEM, signed string) (string, error) {
+	pub, err := app.EncryptionKey(certPEM)
+	if err != nil {
+		return "", err
+	}
+	enc, err := jose.NewEncrypter(jose.A256GCM, jose.Recipient{Algorithm: jose.RSA_OAEP_256, Key: pub},
+		(&jose.EncrypterOptions{}).WithContentType("JWT").WithType("JWT"))
+	if err != nil {
+		return "", err
+	}
+	obj, err := enc.Encrypt([]byte(signed))
+	if err != nil {
+		return "", err
+	}
+	return obj.CompactSerialize()
 }
 
 // atHash is the at_hash of OpenID Connect Core §3.1.3.6: the left half of the

@@ -180,6 +180,28 @@ func (d *DB) GetFamily(ctx context.Context, tenantID, id string) (*grant.Family,
 	return &f, nil
 }
 
+// SessionFamilies lists the unrevoked token families made in an SSO session.
+func (d *DB) SessionFamilies(ctx context.Context, tenantID, sid string) ([]*grant.Family, error) {
+	rows, err := d.r.QueryContext(ctx, d.q("SELECT id, client_id, user_id, scope, auth_time, created_at, expires_at FROM token_families WHERE tenant_id = ? AND sid = ? AND revoked_at = 0"), tenantID, sid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*grant.Family
+	for rows.Next() {
+		f := grant.Family{SID: sid}
+		var scope string
+		var a, c, e int64
+		if err := rows.Scan(&f.ID, &f.ClientID, &f.UserID, &scope, &a, &c, &e); err != nil {
+			return nil, err
+		}
+		f.Scope = splitScope(scope)
+		f.AuthTime, f.CreatedAt, f.ExpiresAt = fromMicros(a), fromMicros(c), fromMicros(e)
+		out = append(out, &f)
+	}
+	return out, rows.Err()
+}
+
 // RevokeFamily revokes every token of a family.
 func (d *DB) RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error {
 	_, err := d.w.ExecContext(ctx, d.q("UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0"), micros(at), tenantID, id)
