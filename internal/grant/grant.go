@@ -135,6 +135,12 @@ type Store interface {
 	// is a derrors.Conflict (R-OID-4, R-OID-5).
 	UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error
 
+	// Opaque access tokens (R-OID-7): the hash of the token and the JSON
+	// of the claims it stands for.
+	SaveAccessToken(ctx context.Context, tenantID, hash, clientID string, claims []byte, expires time.Time) error
+	GetAccessToken(ctx context.Context, tenantID, hash string) ([]byte, error)
+	DeleteAccessToken(ctx context.Context, tenantID, hash string) error
+
 	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)
 	SaveConsent(ctx context.Context, tenantID string, c *Consent) error
 

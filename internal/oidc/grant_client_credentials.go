@@ -10,9 +10,9 @@ import (
 // clientCredentials is the client credentials grant (RFC 6749 §4.4). Only
 // confidential clients may use it (§4.4: "MUST only be used by confidential
 // clients"); the pipeline has authenticated the client and checked the grant
-// is allowed for its type (R-APP-8). The token is not stored: its signature
-// and expiry are its state.
-func (p *Provider) clientCredentials(_ context.Context, req *tokenRequest) (*TokenResponse, error) {
+// is allowed for its type (R-APP-8). A JWT access token is not stored: its
+// signature and expiry are its state.
+func (p *Provider) clientCredentials(ctx context.Context, req *tokenRequest) (*TokenResponse, error) {
 	if req.Auth.Method == oauth.AuthNone {
 		return nil, oauth.UnauthorizedClient("client_credentials requires an authenticated client")
 	}
@@ -34,5 +34,5 @@ func (p *Provider) clientCredentials(_ context.Context, req *tokenRequest) (*Tok
 	if err != nil {
 		return nil, err
 	}
-	return p.issueAccessToken(req, req.Client.ClientID, aud, scopes)
+	return p.issueAccessToken(ctx, req, req.Client.ClientID, aud, scopes)
 }

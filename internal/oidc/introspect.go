@@ -55,13 +55,21 @@ func writeNoStoreJSON(w http.ResponseWriter, v any) {
 // moment, that nothing revoked it: its app still exists, its family (user
 // grant) is not revoked, its user is active (R-USR-2, R-APP-11, R-PRM-2).
 func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *user.User, bool) {
-	ks, err := p.Keys.Get(ctx, tid)
-	if err != nil {
-		return nil, nil, false
-	}
-	payload, err := ks.Verify(token)
-	if err != nil {
-		return nil, nil, false
+	var payload []byte
+	if strings.HasPrefix(token, OpaquePrefix) {
+		b, err := p.Grants.GetAccessToken(ctx, tid, grant.Hash(token))
+		if err != nil {
+			return nil, nil, false
+		}
+		payload = b
+	} else {
+		ks, err := p.Keys.Get(ctx, tid)
+		if err != nil {
+			return nil, nil, false
+		}
+		if payload, err = ks.Verify(token); err != nil {
+			return nil, nil, false
+		}
 	}
 	var c accessClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
@@ -122,7 +130,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx, tid := r.Context(), r.PathValue("tenant")
 	resp := map[string]any{"active": false}
 	hint := firstOf(form, "token_type_hint")
-	if hint != "refresh_token" && strings.Count(tok, ".") == 2 {
+	if hint != "refresh_token" && (strings.Count(tok, ".") == 2 || strings.HasPrefix(tok, OpaquePrefix)) {
 		if c, u, ok := p.liveAccess(ctx, tid, tok); ok {
 			resp = map[string]any{
 				"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID, "sub": c.Subject,
@@ -192,6 +200,13 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if c, _, ok := p.liveAccess(ctx, tid, tok); ok {
 		family = c.Family
+		if family == "" && strings.HasPrefix(tok, OpaquePrefix) && c.ClientID == client.ClientID {
+			// A client-credentials opaque token has no family: it goes.
+			if err := p.Grants.DeleteAccessToken(ctx, tid, grant.Hash(tok)); err != nil {
+				p.writeOAuthError(w, r, err)
+				return
+			}
+		}
 	}
 	if family != "" {
 		f, err := p.Grants.GetFamily(ctx, tid, family)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
 )
@@ -186,7 +187,7 @@ type accessClaims struct {
 }
 
 // signAccess completes c with the issuer, times, jti and client, and signs it.
-func (p *Provider) signAccess(req *tokenRequest, c *accessClaims) (string, int64, error) {
+func (p *Provider) signAccess(ctx context.Context, req *tokenRequest, c *accessClaims) (string, int64, error) {
 	life := req.Client.AccessTokenLifetime.D()
 	c.Issuer, c.ClientID, c.JTI = req.Issuer, req.Client.ClientID, newJTI()
 	c.IssuedAt, c.NotBef, c.Expiry = req.Now.Unix(), req.Now.Unix(), req.Now.Add(life).Unix()
@@ -194,14 +195,24 @@ func (p *Provider) signAccess(req *tokenRequest, c *accessClaims) (string, int64
 	if err != nil {
 		return "", 0, err
 	}
+	if req.Client.AccessTokenFormat == app.TokenOpaque {
+		// R-OID-7: an opaque token is a reference; its claims stay here.
+		tok := OpaquePrefix + grant.NewSecret()
+		err := p.Grants.SaveAccessToken(ctx, req.TenantID, grant.Hash(tok), c.ClientID, payload, req.Now.Add(life))
+		return tok, int64(life / time.Second), err
+	}
 	tok, err := req.Keys.Sign(keys.TypAccessToken, payload)
 	return tok, int64(life / time.Second), err
 }
 
+// OpaquePrefix starts every opaque access token, so that secret scanners
+// and Gatehouse itself tell it from a JWT.
+const OpaquePrefix = "gha_"
+
 // issueAccessToken signs a JWT access token for the request's client.
-func (p *Provider) issueAccessToken(req *tokenRequest, sub string, aud, scopes []string) (*TokenResponse, error) {
+func (p *Provider) issueAccessToken(ctx context.Context, req *tokenRequest, sub string, aud, scopes []string) (*TokenResponse, error) {
 	scope := strings.Join(scopes, " ")
-	tok, exp, err := p.signAccess(req, &accessClaims{Subject: sub, Audience: aud, Scope: scope})
+	tok, exp, err := p.signAccess(ctx, req, &accessClaims{Subject: sub, Audience: aud, Scope: scope})
 	if err != nil {
 		return nil, err
 	}

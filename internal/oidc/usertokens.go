@@ -97,7 +97,7 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 	if _, ok := avail[outputName(req.Client, "permissions")]; ok {
 		ac.Permissions = subj.Permissions
 	}
-	at, exp, err := p.signAccess(req, ac)
+	at, exp, err := p.signAccess(ctx, req, ac)
 	if err != nil {
 		return nil, "", err
 	}

@@ -272,6 +272,29 @@ func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires
 	return err
 }
 
+// SaveAccessToken stores an opaque access token's hash with its claims.
+func (d *DB) SaveAccessToken(ctx context.Context, tenantID, hash, clientID string, claims []byte, expires time.Time) error {
+	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)"),
+		tenantID, hash, clientID, string(claims), micros(expires))
+	return err
+}
+
+// GetAccessToken loads an opaque access token's claims by its hash.
+func (d *DB) GetAccessToken(ctx context.Context, tenantID, hash string) ([]byte, error) {
+	var claims string
+	err := d.r.QueryRowContext(ctx, d.q("SELECT claims FROM access_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash).Scan(&claims)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "access token not found")
+	}
+	return []byte(claims), nil
+}
+
+// DeleteAccessToken removes an opaque access token (revocation).
+func (d *DB) DeleteAccessToken(ctx context.Context, tenantID, hash string) error {
+	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM access_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash)
+	return err
+}
+
 // GetConsent loads the consent a user gave an app.
 func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) (*grant.Consent, error) {
 	c := grant.Consent{UserID: userID, ClientID: clientID}
@@ -294,7 +317,7 @@ ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope
 }
 
 // expiringTables are the tables the janitor sweeps, children first.
-var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis"}
+var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens"}
 
 // DeleteExpired deletes up to limit expired rows per table, oldest first.
 func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
@@ -319,7 +342,7 @@ func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64
 // pk2 is the second primary-key column of an expiring table.
 func pk2(table string) string {
 	switch table {
-	case "refresh_tokens", "auth_codes", "sessions":
+	case "refresh_tokens", "auth_codes", "sessions", "access_tokens":
 		return "hash"
 	default:
 		return "id"
