@@ -171,6 +171,13 @@ func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, cl
 			"Your account lacks the \""+missing+"\" claim that "+client.Name+" requires. Ask your administrator.")
 		return
 	}
+	if req.ResponseType != "code" {
+		if stored {
+			_ = p.Grants.DeleteRequest(ctx, tid, req.ID)
+		}
+		p.implicit(w, r, tid, client, req, sess, u)
+		return
+	}
 	code := grant.NewSecret()
 	err = p.Grants.CreateCode(ctx, tid, &grant.Code{
 		Hash: grant.Hash(code), ClientID: client.ClientID, UserID: u.ID, SID: sess.SID,
@@ -261,18 +268,31 @@ func (p *Provider) validateAuthRequest(ctx context.Context, tid string, q url.Va
 	if q.Has("request") || q.Has("request_uri") {
 		return req, nil, authErr("request_not_supported", "request objects are not supported")
 	}
-	req.ResponseType = q.Get("response_type")
-	switch req.ResponseType {
-	case "code":
-	case "":
+	rt, implicit, ok := responseType(q.Get("response_type"))
+	if implicit {
+		// Tokens in a query would end up in logs and Referer headers:
+		// implicit responses and their errors go in the fragment.
+		req.ResponseMode = "fragment"
+	}
+	switch {
+	case q.Get("response_type") == "":
 		return req, nil, authErr(oauth.CodeInvalidRequest, "response_type is missing")
-	default:
-		return req, nil, authErr("unsupported_response_type", "only response_type=code is supported")
+	case !ok:
+		return req, nil, authErr("unsupported_response_type", "response_type must be code, or token / id_token / id_token token for developer-mode apps")
 	}
-	if m := q.Get("response_mode"); m != "" && m != "query" {
-		return req, nil, authErr(oauth.CodeInvalidRequest, "only response_mode=query is supported with response_type=code")
+	req.ResponseType = rt
+	wantMode := "query"
+	if implicit {
+		wantMode = "fragment"
 	}
-	if !client.AllowsGrant(app.GrantAuthorizationCode) {
+	if m := q.Get("response_mode"); m != "" && m != wantMode {
+		return req, nil, authErr(oauth.CodeInvalidRequest, "response_mode must be query for code and fragment for implicit responses")
+	}
+	switch {
+	case implicit && !client.AllowsGrant(app.GrantImplicit):
+		// R-APP-8: implicit only for apps with developer mode and the grant.
+		return req, nil, authErr(oauth.CodeUnauthorizedClient, "the implicit flow is only for applications in developer mode")
+	case !implicit && !client.AllowsGrant(app.GrantAuthorizationCode):
 		return req, nil, authErr(oauth.CodeUnauthorizedClient, "this application may not use the authorization code flow")
 	}
 	scopes, oe := oauth.SplitScope(q.Get("scope"))
@@ -285,12 +305,19 @@ func (p *Provider) validateAuthRequest(ctx context.Context, tid string, q url.Va
 		}
 	}
 	req.Scope = scopes
-	if err := checkPKCE(client, q, req); err != nil {
-		return req, nil, err
+	if !implicit {
+		if err := checkPKCE(client, q, req); err != nil {
+			return req, nil, err
+		}
 	}
 	req.Nonce = q.Get("nonce")
 	if len(req.Nonce) > maxNonceLen {
 		return req, nil, authErr(oauth.CodeInvalidRequest, "nonce is too long")
+	}
+	if strings.Contains(rt, "id_token") && (req.Nonce == "" || !slices.Contains(scopes, "openid")) {
+		// OpenID Connect Core §3.2.2.1: nonce is required with an ID token
+		// in the response.
+		return req, nil, authErr(oauth.CodeInvalidRequest, "an id_token response needs the openid scope and a nonce")
 	}
 	if s := q.Get("prompt"); s != "" {
 		req.Prompt = strings.Fields(s)
@@ -315,6 +342,25 @@ func (p *Provider) validateAuthRequest(ctx context.Context, tid string, q url.Va
 		return req, nil, authErr(oauth.CodeInvalidRequest, "login_hint is too long")
 	}
 	return req, client, nil
+}
+
+// responseType normalises a response_type: "code", or the implicit
+// "token", "id_token", "id_token token" in any order (OAuth 2.0 Multiple
+// Response Types).
+func responseType(v string) (rt string, implicit, ok bool) {
+	parts := strings.Fields(v)
+	slices.Sort(parts)
+	switch strings.Join(parts, " ") {
+	case "code":
+		return "code", false, true
+	case "token":
+		return "token", true, true
+	case "id_token":
+		return "id_token", true, true
+	case "id_token token":
+		return "id_token token", true, true
+	}
+	return "", false, false
 }
 
 // checkPKCE enforces RFC 7636 with S256 only (R-OID-2): required for spa and
@@ -371,7 +417,17 @@ func (p *Provider) redirectError(w http.ResponseWriter, r *http.Request, tid str
 	if req.State != "" {
 		q.Set("state", req.State)
 	}
+	if req.ResponseMode == "fragment" {
+		p.redirectFragment(w, r, req.RedirectURI, q)
+		return
+	}
 	p.redirectTo(w, r, req.RedirectURI, q)
+}
+
+// redirectFragment sends q in the fragment of a registered redirect URI.
+func (p *Provider) redirectFragment(w http.ResponseWriter, r *http.Request, target string, q url.Values) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target+"#"+q.Encode(), http.StatusSeeOther)
 }
 
 // redirectTo appends q to a registered redirect URI (keeping its own query).

@@ -65,6 +65,9 @@ type userGrant struct {
 	User    *user.User
 	Nonce   string
 	Refresh bool // issue a refresh token
+	// IDOnly issues the ID token alone (implicit response_type=id_token):
+	// no access token, so no at_hash.
+	IDOnly bool
 }
 
 // refreshAllowed reports whether a grant with these scopes gets a refresh
@@ -97,16 +100,20 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 	if _, ok := avail[outputName(req.Client, "permissions")]; ok {
 		ac.Permissions = subj.Permissions
 	}
-	at, exp, err := p.signAccess(ctx, req, ac)
-	if err != nil {
-		return nil, "", err
+	resp := &TokenResponse{TokenType: "Bearer", Scope: scope}
+	if !g.IDOnly {
+		if resp.AccessToken, resp.ExpiresIn, err = p.signAccess(ctx, req, ac); err != nil {
+			return nil, "", err
+		}
 	}
-	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: exp, Scope: scope}
 	if slices.Contains(f.Scope, "openid") {
 		c := idClaims{
 			Issuer: req.Issuer, Subject: u.ID, Audience: req.Client.ClientID, AZP: req.Client.ClientID,
 			IssuedAt: req.Now.Unix(), Expiry: req.Now.Add(req.Client.IDTokenLifetime.D()).Unix(),
-			AuthTime: f.AuthTime.Unix(), Nonce: g.Nonce, SID: f.SID, AtHash: atHash(req.Keys.Active().Alg, at),
+			AuthTime: f.AuthTime.Unix(), Nonce: g.Nonce, SID: f.SID,
+		}
+		if resp.AccessToken != "" {
+			c.AtHash = atHash(req.Keys.Active().Alg, resp.AccessToken)
 		}
 		payload, err := withClaims(&c, claims.Token(req.Client, subj, f.Scope))
 		if err != nil {
