@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
@@ -72,10 +73,19 @@ func Endpoints(publicURL, tenantID string) Metadata {
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
 	tid := r.PathValue("tenant")
-	if _, ok := p.keySet(r.Context(), w, tid); !ok {
+	ks, ok := p.keySet(r.Context(), w, tid)
+	if !ok {
 		return
 	}
 	md := Endpoints(p.PublicURL, tid)
+	// The tenant signs with one algorithm at a time (R-OID-7); during an
+	// algorithm change the next key's is listed too.
+	md.IDTokenSigningAlgValuesSupported = nil
+	for _, k := range ks.Keys {
+		if !slices.Contains(md.IDTokenSigningAlgValuesSupported, k.Alg) {
+			md.IDTokenSigningAlgValuesSupported = append(md.IDTokenSigningAlgValuesSupported, k.Alg)
+		}
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_ = json.NewEncoder(w).Encode(md)

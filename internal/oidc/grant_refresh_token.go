@@ -71,6 +71,9 @@ func (p *Provider) refreshToken(ctx context.Context, req *tokenRequest) (*TokenR
 		}
 		return nil, err
 	}
+	if grantedBeforeBlock(f.CreatedAt, u) {
+		return nil, oauth.InvalidGrant("the user was blocked after this grant; sign in again")
+	}
 	resp, next, err := p.userTokens(ctx, req, userGrant{Family: &mint, User: u, Refresh: true})
 	if err != nil {
 		return nil, err

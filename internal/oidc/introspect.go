@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/claims"
@@ -31,6 +32,7 @@ func (p *Provider) authenticatedClient(w http.ResponseWriter, r *http.Request) (
 	if err != nil {
 		return nil, nil, err
 	}
+	allowOrigin(w, r, client)
 	return form, client, nil
 }
 
@@ -90,7 +92,7 @@ func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessCl
 		return nil, nil, false
 	}
 	u, err := p.Users.ActiveUser(ctx, tid, c.Subject)
-	if err != nil {
+	if err != nil || grantedBeforeBlock(f.CreatedAt, u) {
 		return nil, nil, false
 	}
 	// Permissions deleted since issuance revoke the tokens that carry them
@@ -171,7 +173,7 @@ func (p *Provider) liveRefresh(ctx context.Context, tid, token string) (*grant.R
 	if err != nil || f.Revoked() {
 		return nil, nil, false
 	}
-	if _, err := p.Users.ActiveUser(ctx, tid, f.UserID); err != nil {
+	if u, err := p.Users.ActiveUser(ctx, tid, f.UserID); err != nil || grantedBeforeBlock(f.CreatedAt, u) {
 		return nil, nil, false
 	}
 	return rt, f, true
@@ -243,10 +245,18 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the access token's application no longer exists", http.StatusUnauthorized)
 		return
 	}
+	allowOrigin(w, r, a)
 	subj := claims.Subject{User: u, Roles: c.Roles, Permissions: c.Permissions}
 	out := claims.Token(a, subj, strings.Fields(c.Scope))
 	out["sub"] = u.ID
 	writeNoStoreJSON(w, out)
+}
+
+// grantedBeforeBlock reports whether a grant predates the user's last block:
+// unblocking a user lets them sign in again, but does not bring back what
+// was issued before the block (R-USR-2).
+func grantedBeforeBlock(created time.Time, u *user.User) bool {
+	return !u.BlockedAt.IsZero() && created.Before(u.BlockedAt)
 }
 
 func firstOf(form map[string][]string, k string) string {

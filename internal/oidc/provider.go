@@ -115,9 +115,12 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /t/{tenant}"+PathUserInfo, p.userinfo)
 	mux.HandleFunc("GET /t/{tenant}"+PathEndSession, p.endSession)
 	mux.HandleFunc("POST /t/{tenant}"+PathEndSession, p.endSession)
-	mux.HandleFunc("GET /t/{tenant}"+PathDiscovery, p.discovery)
-	mux.HandleFunc("GET /t/{tenant}"+PathJWKS, p.jwks)
-	mux.HandleFunc("GET /t/{tenant}"+PathCertificate, p.certificate)
+	mux.HandleFunc("GET /t/{tenant}"+PathDiscovery, corsPublic(p.discovery))
+	mux.HandleFunc("GET /t/{tenant}"+PathJWKS, corsPublic(p.jwks))
+	mux.HandleFunc("GET /t/{tenant}"+PathCertificate, corsPublic(p.certificate))
+	for _, path := range []string{PathToken, PathRevocation, PathUserInfo} {
+		mux.HandleFunc("OPTIONS /t/{tenant}"+path, preflight)
+	}
 	mux.HandleFunc("POST /t/{tenant}"+PathToken, p.token)
 }
 

@@ -107,6 +107,7 @@ func (p *Provider) tokenPipeline(w http.ResponseWriter, r *http.Request, grantLa
 	if err != nil {
 		return nil, err
 	}
+	allowOrigin(w, r, client)
 	// R-APP-8: a grant outside the app's list is unauthorized_client.
 	if !client.AllowsGrant(gt) {
 		return nil, oauth.UnauthorizedClient("this application may not use the " + gt + " grant")
