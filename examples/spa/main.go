@@ -1,10 +1,6 @@
-// Command spa serves the single-page app in index.html and is the small
-// same-origin backend it needs today: Gatehouse does not send CORS headers,
-// so the page cannot read responses of {issuer}/oauth/token, /oauth/userinfo
-// and /oauth/revoke from another origin. This server forwards exactly those
-// three endpoints from /gatehouse/oauth/... on the page's own origin to the
-// issuer. It keeps no tokens and adds no credentials: the page still does
-// PKCE and holds its (public client's) tokens.
+// Command spa serves the single-page app in index.html on the origin of its
+// registered redirect URI. The page talks to Gatehouse directly: Gatehouse
+// lets that origin read the token, userinfo and revocation answers (CORS).
 //
 //	ISSUER=http://localhost:8080/t/acme CLIENT_ID=... go run ./examples/spa
 //
@@ -15,7 +11,6 @@ import (
 	_ "embed"
 	"log"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 )
@@ -26,8 +21,7 @@ var indexHTML []byte
 func main() {
 	issuer := env("ISSUER", "http://localhost:8080/t/acme")
 	listen := env("LISTEN", "127.0.0.1:5173")
-	target, err := url.Parse(issuer)
-	if err != nil || target.Host == "" {
+	if u, err := url.Parse(issuer); err != nil || u.Host == "" {
 		log.Fatalf("ISSUER %q is not a URL", issuer)
 	}
 	mux := http.NewServeMux()
@@ -36,16 +30,6 @@ func main() {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(indexHTML)
 	})
-	forward := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		// /gatehouse/oauth/token -> {issuer}/oauth/token
-		pr.SetURL(target)
-		pr.Out.URL.Path = target.Path + pr.In.URL.Path[len("/gatehouse"):]
-		pr.Out.URL.RawPath = ""
-		pr.Out.Header.Del("Cookie") // this origin's cookies are not Gatehouse's business
-	}}
-	mux.Handle("POST /gatehouse/oauth/token", forward)
-	mux.Handle("POST /gatehouse/oauth/revoke", forward)
-	mux.Handle("GET /gatehouse/oauth/userinfo", forward)
 
 	open := url.URL{Scheme: "http", Host: listen, Path: "/",
 		RawQuery: url.Values{"issuer": {issuer}, "client_id": {os.Getenv("CLIENT_ID")}}.Encode()}

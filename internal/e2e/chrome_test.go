@@ -6,6 +6,7 @@ import (
 	"html"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +76,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot: %v", err)
 		return
@@ -168,4 +169,52 @@ func TestLoginInRealBrowser(t *testing.T) {
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// The single-page app example (examples/spa) in a real browser, talking to
+// Gatehouse directly from its own origin: code flow with PKCE, CORS on the
+// token and userinfo endpoints.
+func TestSPAExampleInBrowser(t *testing.T) {
+	ctx := chrome(t)
+	f := newFlow(t, options{})
+	page, err := os.ReadFile("../../examples/spa/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(page)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	spa := f.inst.createApp(t, "acme", "--type", "spa", "--name", "spa_demo", "--first-party",
+		"--redirect-uri", origin+"/", "--post-logout-redirect-uri", origin+"/")
+	start := origin + "/?" + url.Values{"issuer": {f.issuer}, "client_id": {spa.ClientID}}.Encode()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(start),
+		chromedp.WaitVisible(`#login`),
+		chromedp.Click(`#login`),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, "alice"),
+		chromedp.SendKeys(`input[name="password"]`, "correct horse battery"),
+		chromedp.Click(`button[type="submit"]`),
+		chromedp.WaitVisible(`#userinfo`),
+		chromedp.Click(`#userinfo`),
+		chromedp.Sleep(500*time.Millisecond),
+	); err != nil {
+		errText, _ := chromedp.Run(ctx, chromedp.Text(`body`))
+		t.Fatalf("spa: %v\n%s", err, errText)
+	}
+	screenshot(t, ctx, "spa")
+	status, _ := chromedp.Run(ctx, chromedp.Text(`#status`))
+	out, _ := chromedp.Run(ctx, chromedp.Text(`#out`))
+	errText, _ := chromedp.Run(ctx, chromedp.Text(`#error`))
+	if !strings.HasPrefix(status, "Signed in.") || errText != "" || !strings.Contains(out, "alice@example.com") {
+		t.Fatalf("status %q, error %q, out %q", status, errText, out)
+	}
 }
