@@ -50,6 +50,8 @@ type API struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 	OpenAPI   []byte // YAML
+	// Themes keeps the tenants' login page themes (R-OID-9).
+	Themes ThemeStore
 	// Lockouts lifts brute-force lockouts (the login package's limiter).
 	Lockouts  Unlocker
 	openAPIJS []byte
@@ -152,6 +154,9 @@ func (a *API) routes() []route {
 		{"GET " + t + "/roles/{name}", a.getRole},
 		{"PUT " + t + "/roles/{name}", a.updateRole},
 		{"DELETE " + t + "/roles/{name}", a.deleteRole},
+		{"GET " + t + "/theme", a.getTheme},
+		{"PUT " + t + "/theme", a.putTheme},
+		{"DELETE " + t + "/theme", a.deleteTheme},
 	}
 }
 

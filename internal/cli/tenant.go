@@ -62,7 +62,7 @@ func tenantCmd(g *globals) *cobra.Command {
 		},
 	}
 	del.Flags().StringVar(&confirm, "confirm", "", "the tenant's name, typed again")
-	cmd.AddCommand(create, update, get, list, del)
+	cmd.AddCommand(create, update, get, list, del, themeCmd(g))
 	return cmd
 }
 

@@ -50,6 +50,7 @@ type Server struct {
 	Handler http.Handler
 	// AdminCreds is set when this start created the admin client.
 	AdminCreds *adminapi.Credentials
+	themes     *themeCache
 }
 
 // New builds a server from a validated config: it loads the master key,
@@ -123,7 +124,7 @@ func (s *Server) routes() (http.Handler, error) {
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
 	}
 	p.Register(mux)
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}
@@ -162,12 +163,14 @@ func (s *Server) loginPages() (*login.Pages, error) {
 	if lockout == 0 {
 		lockout = -1 // until an admin unlocks
 	}
+	s.themes = newThemeCache(s.DB, s.Log)
 	return &login.Pages{
 		PublicURL: s.Config.PublicURL, Users: s.Users, Store: s.DB, Apps: s.DB, Now: time.Now, Log: s.Log,
 		SessionLifetime: s.Config.SessionLifetime,
 		Limiter:         &login.Limiter{Store: s.DB, Now: time.Now, Log: s.Log, LockoutThreshold: threshold, LockoutDuration: lockout},
 		CSRFKey:         []byte(s.Apps.Hasher.HashSecret("gatehouse login form key")),
 		TrustedProxies:  proxies,
+		Themes:          s.themes.Theme,
 	}, nil
 }
 

@@ -91,6 +91,10 @@ func TestSQLite(t *testing.T) {
 		db, _ := open(t)
 		return db
 	})
+	storetest.RunThemes(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -171,6 +175,10 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunLogin(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunThemes(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db
 	})

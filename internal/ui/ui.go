@@ -134,23 +134,23 @@ func pngDataURL(b []byte) template.URL {
 // Sanitize, never passed on.
 type Theme struct {
 	// ProductName is shown in the header and the title; default "Gatehouse".
-	ProductName string
+	ProductName string `json:"product_name"`
 	// LogoURL is an https URL (or an http URL of a loopback host, for
 	// development) or an absolute path on this server; empty: no logo.
-	LogoURL string
+	LogoURL string `json:"logo_url"`
 	// PrimaryColor colours buttons and links; BackgroundColor the page.
 	// Both #rrggbb.
-	PrimaryColor    string
-	BackgroundColor string
-	Texts           Texts
+	PrimaryColor    string `json:"primary_color"`
+	BackgroundColor string `json:"background_color"`
+	Texts           Texts  `json:"texts"`
 }
 
 // Texts are the theme's words. Empty ones take the default.
 type Texts struct {
-	LoginTitle   string // default "Sign in"
-	LoginIntro   string // a line under the title; default none
-	ConsentTitle string // default "Allow access?"
-	Footer       string // a line at the bottom of every page; default none
+	LoginTitle   string `json:"login_title"`   // default "Sign in"
+	LoginIntro   string `json:"login_intro"`   // a line under the title; default none
+	ConsentTitle string `json:"consent_title"` // default "Allow access?"
+	Footer       string `json:"footer"`        // a line at the bottom of every page; default none
 }
 
 // Default colours: a blue with a contrast ratio above 4.5:1 on white (WCAG
@@ -241,10 +241,16 @@ func (t Theme) Sanitize() Theme {
 
 func text(s, def string, max int) string {
 	s = strings.TrimSpace(s)
-	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if s == "" || !validText(s, max) {
 		return def
 	}
 	return s
+}
+
+// validText reports whether s is at most max characters of valid UTF-8
+// without control characters (so one line).
+func validText(s string, max int) bool {
+	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // LogoOrigin is the origin the logo is loaded from ("" for a path or no
