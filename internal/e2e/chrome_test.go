@@ -218,3 +218,30 @@ func TestSPAExampleInBrowser(t *testing.T) {
 		t.Fatalf("status %q, error %q, out %q", status, errText, out)
 	}
 }
+
+// A native app in a real browser: the registered loopback redirect URI
+// matches any port (RFC 8252 §7.3), PKCE is required, no secret.
+func TestNativeAppInBrowser(t *testing.T) {
+	ctx := chrome(t)
+	f := newFlow(t, options{})
+	cb := clientApp(t) // http://127.0.0.1:<random port>/cb
+	native := f.inst.createApp(t, "acme", "--type", "native", "--name", "desktop", "--first-party", "--redirect-uri", "http://127.0.0.1/cb")
+	cfg := f.oauthConfig(native, cb, "openid", "offline_access")
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+	verifier := oauth2.GenerateVerifier()
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(cfg.AuthCodeURL("nat", oauth2.S256ChallengeOption(verifier))),
+		chromedp.WaitVisible(`input[name="username"]`),
+		chromedp.SendKeys(`input[name="username"]`, "alice"),
+		chromedp.SendKeys(`input[name="password"]`, "correct horse battery"),
+		chromedp.Click(`button[type="submit"]`),
+		chromedp.WaitVisible(`#code`),
+	); err != nil {
+		t.Fatalf("native login: %v", err)
+	}
+	code, _ := chromedp.Run(ctx, chromedp.Text(`#code`))
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	if err != nil || tok.RefreshToken == "" {
+		t.Fatalf("exchange: %v", err)
+	}
+}
