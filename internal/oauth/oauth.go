@@ -105,10 +105,26 @@ func ParseFormBody(body string) (url.Values, *Error) {
 	}
 	for k, v := range form {
 		if len(v) > 1 {
-			return nil, InvalidRequest("parameter " + strings.ToValidUTF8(k, "") + " is repeated")
+			return nil, InvalidRequest("parameter '" + descriptionSafe(k) + "' is repeated")
 		}
 	}
 	return form, nil
+}
+
+// descriptionSafe cuts s to 64 bytes and replaces every byte RFC 6749
+// §5.2 does not allow in error_description (outside %x20-21 / %x23-5B /
+// %x5D-7E) with '?'.
+func descriptionSafe(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
 }
 
 // Auth methods of OpenID Connect Core §9.

@@ -158,7 +158,7 @@ func TestWriteError(t *testing.T) {
 // FuzzParseFormBody: the token request body parser never panics, and what it
 // accepts has no repeated parameter.
 func FuzzParseFormBody(f *testing.F) {
-	for _, s := range []string{"grant_type=client_credentials&scope=a+b", "a=b&a=c", "%", "a=%zz", "&&&=", "a;b=c", strings.Repeat("x=1&", 50)} {
+	for _, s := range []string{"grant_type=client_credentials&scope=a+b", "a=b&a=c", "%22%C3%A9=1&%22%C3%A9=2", "%", "a=%zz", "&&&=", "a;b=c", strings.Repeat("x=1&", 50)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
@@ -166,6 +166,12 @@ func FuzzParseFormBody(f *testing.F) {
 		if err != nil {
 			if err.Code != CodeInvalidRequest || err.Status != 400 {
 				t.Fatalf("error %+v", err)
+			}
+			// RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E.
+			for i := 0; i < len(err.Description); i++ {
+				if c := err.Description[i]; c < 0x20 || c == '"' || c == '\\' || c > 0x7e {
+					t.Fatalf("error_description has byte %#x: %q", c, err.Description)
+				}
 			}
 			return
 		}
