@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -50,6 +51,29 @@ type Service struct {
 
 	dummyOnce sync.Once
 	dummy     string
+
+	slotsOnce sync.Once
+	slots     chan struct{}
+}
+
+// hashSlot bounds the argon2id computations running at once to the number
+// of CPUs: a burst of logins queues instead of holding 19 MiB per hash and
+// thrashing the cores. The caller must call the returned release.
+func (s *Service) hashSlot() func() {
+	s.slotsOnce.Do(func() { s.slots = make(chan struct{}, runtime.GOMAXPROCS(0)) })
+	s.slots <- struct{}{}
+	return func() { <-s.slots }
+}
+
+// hash and verify are HashPassword and VerifyPassword within a slot.
+func (s *Service) hash(password string) (string, error) {
+	defer s.hashSlot()()
+	return HashPassword(password, s.params())
+}
+
+func (s *Service) verify(encoded, password string) (ok, rehash bool, err error) {
+	defer s.hashSlot()()
+	return VerifyPassword(encoded, password, s.params())
 }
 
 func (s *Service) params() Params {
@@ -75,7 +99,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, u *User, password
 		if err := ValidatePassword(password); err != nil {
 			return nil, err
 		}
-		h, err := HashPassword(password, s.params())
+		h, err := s.hash(password)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +156,7 @@ func (s *Service) SetPassword(ctx context.Context, tenantID, userID, password st
 	if err := ValidatePassword(password); err != nil {
 		return err
 	}
-	h, err := HashPassword(password, s.params())
+	h, err := s.hash(password)
 	if err != nil {
 		return err
 	}
@@ -175,10 +199,10 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, login, password st
 		return nil, err
 	}
 	if u == nil || !u.HasPassword() || len(password) > MaxPasswordLen {
-		_, _, _ = VerifyPassword(s.dummyHash(), password, s.params())
+		_, _, _ = s.verify(s.dummyHash(), password)
 		return nil, errBadLogin
 	}
-	ok, rehash, err := VerifyPassword(u.PasswordHash, password, s.params())
+	ok, rehash, err := s.verify(u.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("user %s: stored password hash: %w", u.ID, err)
 	}
@@ -189,7 +213,7 @@ func (s *Service) Authenticate(ctx context.Context, tenantID, login, password st
 		return nil, derrors.Forbiddenf("the user is blocked")
 	}
 	if rehash {
-		if h, err := HashPassword(password, s.params()); err == nil {
+		if h, err := s.hash(password); err == nil {
 			// Best effort: the login succeeds whether or not the new hash
 			// is stored; the next login tries again.
 			if s.Store.RehashPassword(ctx, tenantID, u.ID, u.PasswordHash, h) == nil {
