@@ -56,59 +56,62 @@ func writeNoStoreJSON(w http.ResponseWriter, v any) {
 // liveAccess verifies a JWT access token of the tenant and checks, at this
 // moment, that nothing revoked it: its app still exists, its family (user
 // grant) is not revoked, its user is active (R-USR-2, R-APP-11, R-PRM-2).
-func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *user.User, bool) {
+func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *app.App, *user.User, bool) {
 	var payload []byte
 	if strings.HasPrefix(token, OpaquePrefix) {
 		b, err := p.Grants.GetAccessToken(ctx, tid, grant.Hash(token))
 		if err != nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		payload = b
 	} else {
 		ks, err := p.Keys.Get(ctx, tid)
 		if err != nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		if payload, err = ks.Verify(token); err != nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 	}
 	var c accessClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	now := p.Now().Unix()
 	if c.Issuer != p.issuer(tid) || now >= c.Expiry || now < c.NotBef-60 {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	if _, err := p.Apps.Store.GetApp(ctx, tid, c.ClientID); err != nil {
-		return nil, nil, false
+	// GetClient, not GetApp: the token endpoint's lookup, cached where the
+	// cache is coherent (SQLite), and the app is all we need of it.
+	a, _, err := p.Apps.Store.GetClient(ctx, tid, c.ClientID)
+	if err != nil {
+		return nil, nil, nil, false
 	}
 	if c.Family == "" {
-		return &c, nil, true
+		return &c, a, nil, true
 	}
 	f, err := p.Grants.GetFamily(ctx, tid, c.Family)
 	if err != nil || f.Revoked() {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	u, err := p.Users.ActiveUser(ctx, tid, c.Subject)
 	if err != nil || grantedBeforeBlock(f.CreatedAt, u) {
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	// Permissions deleted since issuance revoke the tokens that carry them
 	// (R-PRM-2): the token is live only while its permissions still exist.
 	if len(c.Permissions) > 0 {
 		_, perms, err := p.Users.Access(ctx, tid, u.ID, c.ClientID)
 		if err != nil {
-			return nil, nil, false
+			return nil, nil, nil, false
 		}
 		for _, perm := range c.Permissions {
 			if !slices.Contains(perms, perm) {
-				return nil, nil, false
+				return nil, nil, nil, false
 			}
 		}
 	}
-	return &c, u, true
+	return &c, a, u, true
 }
 
 // introspect is the introspection endpoint (RFC 7662). The caller is an
@@ -133,18 +136,16 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"active": false}
 	hint := firstOf(form, "token_type_hint")
 	if hint != "refresh_token" && (strings.Count(tok, ".") == 2 || strings.HasPrefix(tok, OpaquePrefix)) {
-		if c, u, ok := p.liveAccess(ctx, tid, tok); ok {
+		if c, a, u, ok := p.liveAccess(ctx, tid, tok); ok {
 			resp = map[string]any{
 				"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID, "sub": c.Subject,
 				"iss": c.Issuer, "aud": c.Audience, "exp": c.Expiry, "iat": c.IssuedAt, "nbf": c.NotBef, "jti": c.JTI,
 			}
 			if u != nil {
 				// R-CLM-3: active plus the claims available to the app.
-				if a, err := p.Apps.Store.GetApp(ctx, tid, c.ClientID); err == nil {
-					for k, v := range claims.Available(a, claims.Subject{User: u, Roles: c.Roles, Permissions: c.Permissions}, strings.Fields(c.Scope)) {
-						if _, taken := resp[k]; !taken {
-							resp[k] = v
-						}
+				for k, v := range claims.Available(a, claims.Subject{User: u, Roles: c.Roles, Permissions: c.Permissions}, strings.Fields(c.Scope)) {
+					if _, taken := resp[k]; !taken {
+						resp[k] = v
 					}
 				}
 				resp["username"] = u.Username
@@ -200,7 +201,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	} else if !derrors.Is(err, derrors.NotFound) {
 		p.writeOAuthError(w, r, err)
 		return
-	} else if c, _, ok := p.liveAccess(ctx, tid, tok); ok {
+	} else if c, _, _, ok := p.liveAccess(ctx, tid, tok); ok {
 		family = c.Family
 		if family == "" && strings.HasPrefix(tok, OpaquePrefix) && c.ClientID == client.ClientID {
 			// A client-credentials opaque token has no family: it goes.
@@ -233,16 +234,10 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer access token is required", http.StatusUnauthorized)
 		return
 	}
-	c, u, live := p.liveAccess(r.Context(), r.PathValue("tenant"), tok)
+	c, a, u, live := p.liveAccess(r.Context(), r.PathValue("tenant"), tok)
 	if !live || u == nil || !slices.Contains(strings.Fields(c.Scope), "openid") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 		http.Error(w, "the access token is invalid, expired, revoked or lacks the openid scope", http.StatusUnauthorized)
-		return
-	}
-	a, err := p.Apps.Store.GetApp(r.Context(), r.PathValue("tenant"), c.ClientID)
-	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
-		http.Error(w, "the access token's application no longer exists", http.StatusUnauthorized)
 		return
 	}
 	allowOrigin(w, r, a)
