@@ -3,6 +3,9 @@
 -- Environment (set by bench/run.sh):
 --   BENCH_BASIC  base64 of urlencode(client_id) ":" urlencode(client_secret)
 --   BENCH_BODY   form body, e.g. grant_type=client_credentials&scope=api
+--   BENCH_EXPECT optional (bench/flow.sh): a 2xx answer whose body does not
+--                contain this string counts as non-2xx too, e.g.
+--                "active":true for an introspection
 --
 -- Counts responses by status class per thread and prints one machine-readable
 -- line at the end:
@@ -10,6 +13,10 @@
 
 local basic = os.getenv("BENCH_BASIC")
 local body = os.getenv("BENCH_BODY") or "grant_type=client_credentials"
+local expect = os.getenv("BENCH_EXPECT")
+if expect == "" then
+  expect = nil
+end
 if basic == nil or basic == "" then
   error("BENCH_BASIC is not set")
 end
@@ -32,7 +39,7 @@ function init(args)
 end
 
 function response(status, headers, resp_body)
-  if status < 200 or status > 299 then
+  if status < 200 or status > 299 or (expect ~= nil and not string.find(resp_body or "", expect, 1, true)) then
     non2xx = non2xx + 1
     if first_bad == nil then
       first_bad = tostring(status) .. " " .. string.sub(resp_body or "", 1, 200)

@@ -1,0 +1,544 @@
+#!/usr/bin/env bash
+# User-flow benchmark: Gatehouse vs node oidc-provider, same run.
+#
+# Scenarios (BENCH_SCENARIOS), each loaded on Gatehouse, then on
+# oidc-provider (the other idle), on 127.0.0.1 only:
+#   introspect          introspection of a user grant's access token
+#                       (Gatehouse: ES256 JWT; oidc-provider: opaque, as it
+#                       refuses to introspect JWTs) — wrk
+#   introspect-opaque   the same with an opaque access token on both (a
+#                       Gatehouse web app with --access-token-format opaque) — wrk
+#   introspect-cc       introspection of a client_credentials access token
+#                       (Gatehouse JWT, oidc-provider opaque) — wrk
+#   introspect-cc-opaque  the same, opaque on both — wrk
+#   introspect-refresh  introspection of a refresh token (opaque on both) — wrk
+#   code                authorization code exchange, a fresh code per request
+#                       (codes made beforehand, unmeasured) — bench/flowload
+#   refresh             refresh token rotation, each worker along its own
+#                       chain — bench/flowload
+#   login               Gatehouse only: the whole login without a browser
+#                       (authorize → login page → POST → resume → code →
+#                       token) — bench/flowload; compared with the password
+#                       hash's own cost (argon2id, timed in the same run)
+# and, with BENCH_GO=1, the in-process Go benchmarks of internal/oidc after
+# the servers are stopped. See bench/README.md.
+#
+# Environment (all optional):
+#   BENCH_DURATION      measured run per scenario and server, 1s..20s  (10s)
+#   BENCH_WARMUP        unmeasured run before each, 0=off             (3s)
+#   BENCH_ROUNDS        alternate the servers this many times; the    (1)
+#                       summary takes medians
+#   BENCH_SCENARIOS     which scenarios, in order   (all of the above)
+#   BENCH_SERVERS       "gatehouse oidc-provider"                      (both)
+#   BENCH_CONNECTIONS   wrk connections                               (32)
+#   BENCH_THREADS       wrk threads                                   (2)
+#   BENCH_INTROSPECT_LOADER  wrk or flowload for the introspect-*     (wrk)
+#   BENCH_WORKERS       flowload workers (code, refresh, introspect)  (8)
+#   BENCH_LOGIN_WORKERS flowload workers for login                    (4)
+#   BENCH_CODES         codes made for each measured code run        (20000)
+#   BENCH_GO            1 = also run the Go benchmarks at the end     (1)
+#   BENCH_GO_BENCHTIME  go test -benchtime for them                   (2s)
+#   BENCH_KEEP          1 = keep the temp Gatehouse data dir          (0)
+#
+# The table goes to stdout and bench/out/flow-results.txt; logs to
+# bench/out/flow-logs/.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+OUT=$BENCH_DIR/out
+OP_DIR=$BENCH_DIR/oidc-provider
+
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-3s}
+ROUNDS=${BENCH_ROUNDS:-1}
+SCENARIOS=${BENCH_SCENARIOS:-introspect introspect-opaque introspect-cc introspect-cc-opaque introspect-refresh code refresh login}
+SERVERS=${BENCH_SERVERS:-gatehouse oidc-provider}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+INTROSPECT_LOADER=${BENCH_INTROSPECT_LOADER:-wrk}
+WORKERS=${BENCH_WORKERS:-8}
+LOGIN_WORKERS=${BENCH_LOGIN_WORKERS:-4}
+CODES=${BENCH_CODES:-20000}
+GO_BENCH=${BENCH_GO:-1}
+GO_BENCHTIME=${BENCH_GO_BENCHTIME:-2s}
+KEEP=${BENCH_KEEP:-0}
+READY_TIMEOUT=60
+REDIRECT=https://app.example.com/cb
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+secs() {
+	case $1 in
+	*ms) echo 1 ;;
+	*s) echo "${1%s}" ;;
+	*m) echo $((${1%m} * 60)) ;;
+	*) echo "$1" ;;
+	esac
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+want() { [[ " $SERVERS " == *" $1 "* ]]; }
+want gatehouse || want oidc-provider || die "BENCH_SERVERS names neither gatehouse nor oidc-provider"
+for v in ROUNDS CONNECTIONS THREADS WORKERS LOGIN_WORKERS CODES; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "BENCH_$v must be an integer"
+done
+((ROUNDS >= 1 && ROUNDS <= 10)) || die "BENCH_ROUNDS must be 1..10"
+((CONNECTIONS >= THREADS && CONNECTIONS <= 256)) || die "BENCH_CONNECTIONS must be BENCH_THREADS..256"
+((WORKERS >= 1 && WORKERS <= 64 && LOGIN_WORKERS >= 1 && LOGIN_WORKERS <= 64)) || die "BENCH_WORKERS, BENCH_LOGIN_WORKERS must be 1..64"
+DURATION_S=$(secs "$DURATION")
+WARMUP_S=$(secs "$WARMUP")
+((DURATION_S >= 1 && DURATION_S <= 20)) || die "BENCH_DURATION must be 1s..20s"
+((WARMUP_S >= 0 && WARMUP_S <= 20)) || die "BENCH_WARMUP must be 0..20s"
+[[ $INTROSPECT_LOADER == wrk || $INTROSPECT_LOADER == flowload ]] || die "BENCH_INTROSPECT_LOADER must be wrk or flowload"
+for s in $SCENARIOS; do
+	case $s in
+	introspect | introspect-opaque | introspect-cc | introspect-cc-opaque | introspect-refresh | code | refresh | login) ;;
+	*) die "unknown scenario $s" ;;
+	esac
+done
+
+# ---------------------------------------------------------------------------
+# Cleanup: every process started here is recorded and stopped on exit.
+PIDS=()
+WORK=""
+cleanup() {
+	local rc=$? pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -n $WORK && -d $WORK ]]; then
+		if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+forget_pid() {
+	local keep=() p
+	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+	PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# bg_wait LOG CMD...: run CMD in the background, output to LOG, and wait.
+bg_wait() {
+	local logf=$1 pid rc=0
+	shift
+	"$@" >"$logf" 2>&1 &
+	pid=$!
+	PIDS+=("$pid")
+	wait "$pid" || rc=$?
+	forget_pid "$pid"
+	return "$rc"
+}
+
+stop_pid() {
+	local pid=$1
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	forget_pid "$pid"
+}
+
+install_tools() {
+	command -v curl >/dev/null || die "curl is required"
+	command -v node >/dev/null || die "node (>= 20) is required"
+	command -v npm >/dev/null || die "npm is required"
+	if ! command -v wrk >/dev/null; then
+		log "installing wrk (apt-get)"
+		local sudo=()
+		((EUID == 0)) || sudo=(sudo)
+		export DEBIAN_FRONTEND=noninteractive
+		"${sudo[@]}" apt-get install -y -qq wrk >/dev/null ||
+			{ "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk >/dev/null; } ||
+			die "could not install wrk"
+	fi
+	if want oidc-provider; then
+		local pinned have
+		pinned=$(node -p 'require(process.argv[1]).dependencies["oidc-provider"]' "$OP_DIR/package.json")
+		have=$(node -p 'try { require(process.argv[1]).version } catch { "" }' \
+			"$OP_DIR/node_modules/oidc-provider/package.json")
+		if [[ $have != "$pinned" ]]; then
+			log "installing oidc-provider@$pinned (npm ci)"
+			(cd "$OP_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+		fi
+	fi
+}
+
+free_port() {
+	node -e 'const s = require("net").createServer();
+s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+wait_ready() {
+	local url=$1 pid=$2 name=$3 deadline code
+	deadline=$(($(now_ms) + READY_TIMEOUT * 1000))
+	while :; do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)
+		[[ $code == 200 ]] && return 0
+		kill -0 "$pid" 2>/dev/null || { tail -n 30 "$LOGS/$name.log" >&2 || true; die "$name exited before it was ready"; }
+		(($(now_ms) < deadline)) || { tail -n 30 "$LOGS/$name.log" >&2 || true; die "$name not ready after ${READY_TIMEOUT}s"; }
+		sleep 0.01
+	done
+}
+
+json_get() {
+	node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+  const v = JSON.parse(s)[process.argv[1]];
+  if (v === undefined || v === null) process.exit(3);
+  console.log(v);
+});' "$1"
+}
+
+basic_auth() {
+	node -e 'const f = s => encodeURIComponent(s).replace(/%20/g, "+");
+console.log(Buffer.from(f(process.argv[1]) + ":" + f(process.argv[2])).toString("base64"));' "$1" "$2"
+}
+
+randsecret() { node -p 'require("crypto").randomBytes(24).toString("base64url")'; }
+
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
+children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
+
+ROWS=()
+WARNINGS=()
+FAILED=0
+OTHER_WARN_PCT=10
+
+# add_row ROW: keep a result row (run.sh's columns) and check it.
+add_row() {
+	local row=$1 label other steal non2xx req
+	label=$(cut -d'|' -f1 <<<"$row")
+	req=$(cut -d'|' -f3 <<<"$row")
+	non2xx=$(cut -d'|' -f4 <<<"$row")
+	other=$(cut -d'|' -f12 <<<"$row")
+	steal=$(cut -d'|' -f13 <<<"$row")
+	if ((other > OTHER_WARN_PCT || steal > OTHER_WARN_PCT)); then
+		log "$label: WARNING other processes used ${other}%, the hypervisor stole ${steal}% of the machine"
+		WARNINGS+=("$label: other processes ${other}%, steal ${steal}%")
+	fi
+	if ((non2xx > 0 || req == 0)); then
+		FAILED=1
+		log "$label: $non2xx failed of $req"
+	fi
+	ROWS+=("$row")
+}
+
+# wrk_load LABEL URL PID BASIC BODY: introspection with wrk and token.lua,
+# a response without "active":true counting as failed.
+wrk_load() {
+	local label=$1 url=$2 pid=$3 basic=$4 body=$5 t0 t1 m0 m1 s0 s1 c0 c1 result
+	local wrk_args=(-t"$THREADS" -c"$CONNECTIONS" --timeout 5s -s "$BENCH_DIR/token.lua" "$url")
+	local wlog=$LOGS/wrk-${label//[^A-Za-z0-9+_-]/_}
+	export BENCH_BASIC=$basic BENCH_BODY=$body BENCH_EXPECT='"active":true'
+	if ((WARMUP_S > 0)); then
+		bg_wait "$wlog-warmup.txt" timeout $((WARMUP_S + 30)) wrk -d"$WARMUP" "${wrk_args[@]}" ||
+			die "$label: warm-up wrk failed: $(tail -n 5 "$wlog-warmup.txt")"
+	fi
+	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+	t0=$(cpu_ticks "$pid")
+	m0=$(machine_ticks)
+	s0=$(steal_ticks)
+	c0=$(children_ticks)
+	bg_wait "$wlog.txt" timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" ||
+		die "$label: wrk failed: $(tail -n 5 "$wlog.txt")"
+	t1=$(cpu_ticks "$pid")
+	m1=$(machine_ticks)
+	s1=$(steal_ticks)
+	c1=$(children_ticks)
+	result=$(grep '^BENCH_RESULT ' "$wlog.txt") || die "$label: no BENCH_RESULT from wrk"
+	grep '^BENCH_FIRST_BAD' "$wlog.txt" >&2 || true
+	local -A r=()
+	local kv
+	for kv in ${result#BENCH_RESULT }; do r[${kv%%=*}]=${kv#*=}; done
+	add_row "$(awk -v label="$label" -v req="${r[requests]}" -v dur_us="${r[duration_us]}" -v non2xx="${r[non2xx]}" \
+		-v sock=$((r[connect] + r[read] + r[write] + r[timeout])) -v p50="${r[p50_us]}" -v p99="${r[p99_us]}" \
+		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" -v wrk=$((c1 - c0)) \
+		-v machine=$((m1 - m0)) -v steal=$((s1 - s0)) -v ncpu="$NCPU" 'BEGIN {
+		dur = dur_us / 1e6; cpu = ticks / hz; all = hz * dur * ncpu
+		other = (machine - ticks - wrk) / all * 100
+		if (other < 0) other = 0
+		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
+			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024, wrk / hz,
+			other, steal / all * 100
+	}')"
+}
+
+# ---------------------------------------------------------------------------
+# Servers.
+GH_BIN=$OUT/gatehouse
+FL_BIN=$OUT/flowload
+GH_PID=""
+OP_PID=""
+
+gh() { "$GH_BIN" --data-dir "$GH_DATA" "$@"; }
+
+start_gatehouse() {
+	GH_DATA=$WORK/gatehouse-data
+	mkdir -p "$GH_DATA"
+	GH_PORT=$(free_port)
+	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
+		--public-url "http://127.0.0.1:$GH_PORT" >>"$LOGS/gatehouse.log" 2>&1 &
+	GH_PID=$!
+	PIDS+=("$GH_PID")
+	wait_ready "http://127.0.0.1:$GH_PORT/healthz" "$GH_PID" gatehouse
+	local j
+	j=$(gh tenant create bench --signing-alg ES256 -o json) || die "tenant create failed"
+	GH_ISSUER=$(json_get issuer <<<"$j")
+	j=$(gh app create --tenant bench --type web --name web --first-party --redirect-uri "$REDIRECT" --scope api -o json) ||
+		die "app create web failed"
+	GH_WEB_ID=$(json_get client_id <<<"$j")
+	GH_WEB_SECRET=$(json_get client_secret <<<"$j")
+	j=$(gh app create --tenant bench --type web --name webo --first-party --redirect-uri "$REDIRECT" --scope api \
+		--access-token-format opaque -o json) || die "app create webo failed"
+	GH_WEBO_ID=$(json_get client_id <<<"$j")
+	GH_WEBO_SECRET=$(json_get client_secret <<<"$j")
+	j=$(gh app create --tenant bench --type s2s --name bencho --scope api --access-token-format opaque -o json) ||
+		die "app create bencho failed"
+	GH_CCO_ID=$(json_get client_id <<<"$j")
+	GH_CCO_SECRET=$(json_get client_secret <<<"$j")
+	j=$(gh app create --tenant bench --type s2s --name rs -o json) || die "app create rs failed"
+	GH_RS_ID=$(json_get client_id <<<"$j")
+	GH_RS_SECRET=$(json_get client_secret <<<"$j")
+	j=$(gh app create --tenant bench --type s2s --name bench --scope api -o json) || die "app create bench failed"
+	GH_CC_ID=$(json_get client_id <<<"$j")
+	GH_CC_SECRET=$(json_get client_secret <<<"$j")
+	# alice for the set-up; alice0… for the login workers, one each: the
+	# brute-force limiter throttles concurrent attempts on one username.
+	GH_PASSWORD=$(randsecret)
+	local u
+	for u in alice $(seq -f 'alice%g' 0 $((LOGIN_WORKERS - 1))); do
+		printf '%s\n' "$GH_PASSWORD" | gh user create --tenant bench --username "$u" --email "$u@example.com" \
+			--password-stdin -o json >/dev/null || die "user create $u failed"
+	done
+}
+
+start_op() {
+	OP_PORT=$(free_port)
+	OP_CC_ID=bench OP_CC_SECRET=$(randsecret)
+	OP_WEB_ID=web OP_WEB_SECRET=$(randsecret)
+	OP_RS_ID=rs OP_RS_SECRET=$(randsecret)
+	OP_MINT=$(randsecret)
+	OP_PORT=$OP_PORT OP_CLIENT_ID=$OP_CC_ID OP_CLIENT_SECRET=$OP_CC_SECRET OP_FLOW=1 \
+		OP_WEB_CLIENT_ID=$OP_WEB_ID OP_WEB_CLIENT_SECRET=$OP_WEB_SECRET OP_WEB_REDIRECT=$REDIRECT \
+		OP_RS_CLIENT_ID=$OP_RS_ID OP_RS_CLIENT_SECRET=$OP_RS_SECRET OP_MINT_SECRET=$OP_MINT NODE_ENV=production \
+		node "$OP_DIR/server.mjs" >>"$LOGS/oidc-provider.log" 2>&1 &
+	OP_PID=$!
+	PIDS+=("$OP_PID")
+	wait_ready "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" "$OP_PID" oidc-provider
+}
+
+# flow_args SERVER: FL_ARGS = the load driver's flags for SERVER; its
+# secrets are exported as FLOW_* (the environment, not the process list).
+flow_args() {
+	if [[ $1 == gatehouse ]]; then
+		export FLOW_CLIENT_SECRET=$GH_WEB_SECRET FLOW_RS_SECRET=$GH_RS_SECRET FLOW_CC_SECRET=$GH_CC_SECRET \
+			FLOW_PASSWORD=$GH_PASSWORD FLOW_MINT_SECRET= FLOW_OPAQUE_SECRET=$GH_WEBO_SECRET FLOW_CC_OPAQUE_SECRET=$GH_CCO_SECRET
+		FL_ARGS=(-target gatehouse -issuer "$GH_ISSUER" -client-id "$GH_WEB_ID" -redirect-uri "$REDIRECT"
+			-rs-id "$GH_RS_ID" -cc-id "$GH_CC_ID" -opaque-client-id "$GH_WEBO_ID" -cc-opaque-id "$GH_CCO_ID"
+			-username alice -pid "$GH_PID")
+	else
+		export FLOW_CLIENT_SECRET=$OP_WEB_SECRET FLOW_RS_SECRET=$OP_RS_SECRET FLOW_CC_SECRET=$OP_CC_SECRET \
+			FLOW_PASSWORD= FLOW_MINT_SECRET=$OP_MINT FLOW_OPAQUE_SECRET= FLOW_CC_OPAQUE_SECRET=
+		FL_ARGS=(-target oidc-provider -issuer "http://127.0.0.1:$OP_PORT" -client-id "$OP_WEB_ID" -redirect-uri "$REDIRECT"
+			-rs-id "$OP_RS_ID" -cc-id "$OP_CC_ID" -pid "$OP_PID")
+	fi
+}
+
+# flowload SERVER ARGS...: run the load driver in the foreground (set-up
+# steps that take a second).
+flowload() {
+	flow_args "$1"
+	shift
+	timeout 120 "$FL_BIN" "${FL_ARGS[@]}" "$@"
+}
+
+# run_flowload LABEL SERVER ARGS...: one measured flowload run -> a row.
+run_flowload() {
+	local label=$1 server=$2 flog row
+	shift 2
+	flog=$LOGS/flowload-${label//[^A-Za-z0-9+_-]/_}.txt
+	log "$label: flowload $*"
+	flow_args "$server"
+	bg_wait "$flog" timeout $((WARMUP_S + DURATION_S + 120)) "$FL_BIN" "${FL_ARGS[@]}" -label "$label" \
+		-duration "${DURATION_S}s" -warmup "${WARMUP_S}s" "$@" || die "$label: flowload failed: $(tail -n 5 "$flog")"
+	sed -n '/^    /p' "$flog" >&2
+	grep '^FLOW_FIRST_BAD' "$flog" >&2 || true
+	row=$(sed -n 's/^FLOW_RESULT //p' "$flog")
+	[[ -n $row ]] || die "$label: no FLOW_RESULT: $(tail -n 5 "$flog")"
+	add_row "$row"
+}
+
+# introspection tokens of each server, from flowload -scenario tokens.
+declare -A TOKEN=()
+get_tokens() {
+	local server=$1 out name value
+	out=$(flowload "$server" -scenario tokens) || die "$server: could not get tokens to introspect"
+	while read -r _ name value; do TOKEN[$server:$name]=$value; done < <(grep '^FLOW_TOKEN ' <<<"$out")
+}
+
+# scenario SCENARIO SERVER LABEL
+scenario() {
+	local sc=$1 server=$2 label=$3 url basic body pid
+	case $sc in
+	introspect*)
+		if [[ $INTROSPECT_LOADER == flowload ]]; then
+			run_flowload "$label" "$server" -scenario "$sc" -workers "$WORKERS"
+			return
+		fi
+		get_tokens "$server"
+		case $sc in
+		introspect) body="token=${TOKEN[$server:access]}" ;;
+		introspect-opaque) body="token=${TOKEN[$server:access-opaque]}" ;;
+		introspect-cc) body="token=${TOKEN[$server:cc]}" ;;
+		introspect-cc-opaque) body="token=${TOKEN[$server:cc-opaque]}" ;;
+		introspect-refresh) body="token=${TOKEN[$server:refresh]}&token_type_hint=refresh_token" ;;
+		esac
+		if [[ $server == gatehouse ]]; then
+			url=$GH_ISSUER/oauth/introspect basic=$(basic_auth "$GH_RS_ID" "$GH_RS_SECRET") pid=$GH_PID
+		else
+			url=http://127.0.0.1:$OP_PORT/token/introspection basic=$(basic_auth "$OP_RS_ID" "$OP_RS_SECRET") pid=$OP_PID
+		fi
+		wrk_load "$label" "$url" "$pid" "$basic" "$body"
+		;;
+	code) run_flowload "$label" "$server" -scenario code -workers "$WORKERS" -codes "$CODES" ;;
+	refresh) run_flowload "$label" "$server" -scenario refresh -workers "$WORKERS" ;;
+	login) run_flowload "$label" "$server" -scenario login -workers "$LOGIN_WORKERS" -users "$LOGIN_WORKERS" ;;
+	esac
+}
+
+# ---------------------------------------------------------------------------
+install_tools
+HZ=$(getconf CLK_TCK)
+NCPU=$(nproc)
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-flow.XXXXXX")
+LOGS=$OUT/flow-logs
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+
+INFO=()
+INFO+=("machine: $NCPU cores, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)")
+INFO+=("runs: ${DURATION} measured after ${WARMUP} warm-up; wrk -t$THREADS -c$CONNECTIONS (introspection); flowload $WORKERS workers (code, refresh), $LOGIN_WORKERS (login)")
+
+log "building gatehouse and bench/flowload"
+(cd "$ROOT" && go build -o "$GH_BIN" ./cmd/gatehouse && go build -o "$FL_BIN" ./bench/flowload) || die "go build failed"
+if want gatehouse; then
+	start_gatehouse
+	INFO+=("gatehouse $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | awk '{ print $3 }'), SQLite, tenant ES256, log level info")
+	log "gatehouse on 127.0.0.1:$GH_PORT; checking every scenario once"
+	flowload gatehouse -scenario check || die "gatehouse: check failed"
+fi
+if want oidc-provider; then
+	start_op
+	INFO+=("oidc-provider $(node -p 'require(process.argv[1]).version' "$OP_DIR/node_modules/oidc-provider/package.json") on node $(node --version), in-memory adapter, one process")
+	log "oidc-provider on 127.0.0.1:$OP_PORT; checking every scenario once"
+	flowload oidc-provider -scenario check || die "oidc-provider: check failed"
+fi
+
+declare -A NRUN=()
+for ((round = 1; round <= ROUNDS; round++)); do
+	for sc in $SCENARIOS; do
+		for server in gatehouse oidc-provider; do
+			want "$server" || continue
+			[[ $sc == login && $server != gatehouse ]] && continue
+			key="$sc $server"
+			NRUN[$key]=$((${NRUN[$key]:-0} + 1))
+			label=$key
+			((ROUNDS > 1)) && label="$key #${NRUN[$key]}"
+			scenario "$sc" "$server" "$label"
+		done
+	done
+done
+
+# The password hash alone, in this process, with the servers idle.
+ARGON2=""
+if [[ " $SCENARIOS " == *" login "* ]] && want gatehouse; then
+	log "timing argon2id (user.DefaultParams) alone"
+	ARGON2=$("$FL_BIN" -scenario argon2 -issuer x -argon2-n 15 | sed -n 's/^FLOW_ARGON2 //p')
+	log "argon2id: $ARGON2"
+fi
+
+for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+
+GO_OUT=""
+if [[ $GO_BENCH == 1 ]]; then
+	log "go test -bench (servers stopped)"
+	GO_OUT=$LOGS/go-bench.txt
+	bg_wait "$GO_OUT" timeout 900 go -C "$ROOT" test -run '^$' -bench 'CodeExchange|Refresh|Introspection|LoginFlow|PasswordVerify|ClientCredentials/ES256' \
+		-benchmem -benchtime "$GO_BENCHTIME" ./internal/oidc/ || die "go test -bench failed: $(tail -n 20 "$GO_OUT")"
+fi
+
+# ---------------------------------------------------------------------------
+report() {
+	local line
+	echo
+	echo "User flows: Gatehouse vs oidc-provider ($(date -u +%Y-%m-%dT%H:%M:%SZ))"
+	for line in "${INFO[@]}"; do echo "  $line"; done
+	echo
+	{
+		echo "scenario server|ops/s|ops|failed|socket errs|p50 ms|p99 ms|CPU s|CPU us/op|RSS MiB|load CPU s|other %|steal %"
+		printf '%s\n' "${ROWS[@]}"
+	} | awk -F'|' '{ printf "%-32s", $1; for (i = 2; i <= NF; i++) printf " %11s", $i; print "" }'
+	if ((${#WARNINGS[@]} > 0)); then
+		echo
+		echo "WARNING: the machine was not quiet (compare medians, or rerun):"
+		for line in "${WARNINGS[@]}"; do echo "  $line"; done
+	fi
+	echo
+	printf '%s\n' "${ROWS[@]}" | awk -F'|' -v argon2="$ARGON2" '
+		function median(list,   v, n, i, j, t) {
+			n = split(list, v, " ")
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+			return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		}
+		{
+			name = $1; sub(/ #[0-9]+$/, "", name)
+			sc = name; sub(/ [^ ]+$/, "", sc); srv = name; sub(/^.* /, "", srv)
+			if (!(sc in seen)) { order[++n] = sc; seen[sc] = 1 }
+			rs[sc, srv] = rs[sc, srv] " " $2; cpu[sc, srv] = cpu[sc, srv] " " $9; runs[sc, srv]++
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				sc = order[i]; g = (sc SUBSEP "gatehouse"); o = (sc SUBSEP "oidc-provider")
+				line = sprintf("%-20s", sc)
+				if (g in runs) { gr = median(rs[g]); gc = median(cpu[g]); line = line sprintf(" gatehouse %7.0f/s %8.1f us CPU", gr, gc) }
+				if (o in runs) { orr = median(rs[o]); oc = median(cpu[o]); line = line sprintf(" | oidc-provider %6.0f/s %8.1f us CPU", orr, oc) }
+				if ((g in runs) && (o in runs) && orr > 0 && gc > 0)
+					line = line sprintf(" | ratio %.2fx req/s, oidc-provider uses %.2fx the CPU", gr / orr, oc / gc)
+				if (sc == "login" && (g in runs) && gc > 0) {
+					line = line sprintf(" | %.1f logins/s per core (1 / CPU per login)", 1e6 / gc)
+					if (match(argon2, /cpu_ms=[0-9.]+/)) {
+						a = substr(argon2, RSTART + 7, RLENGTH - 7) + 0
+						if (a > 0) line = line sprintf("; argon2id alone: %.1f ms CPU -> limit %.1f/s per core; the flow reaches %.0f%% of it", a, 1000 / a, (1e6 / gc) / (1000 / a) * 100)
+					}
+				}
+				print line " (medians of " (g in runs ? runs[g] : runs[o]) " run(s))"
+			}
+		}'
+	if [[ -n $ARGON2 ]]; then echo "argon2id verify alone (flowload, servers idle): $ARGON2"; fi
+	if [[ -n $GO_OUT ]]; then
+		echo
+		echo "go test -run '^\$' -bench ... -benchmem -benchtime $GO_BENCHTIME ./internal/oidc/ (servers stopped):"
+		grep -E '^(Benchmark|cpu:)' "$GO_OUT" | sed 's/^/  /'
+	fi
+}
+report | tee "$OUT/flow-results.txt"
+((FAILED == 0)) || die "some requests failed (logs in $LOGS)"
