@@ -50,6 +50,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +105,7 @@ type config struct {
 	label       string
 	timeout     time.Duration
 	argon2N     int
+	gcPercent   int
 }
 
 func main() {
@@ -118,6 +120,7 @@ func run() error {
 	flag.StringVar(&c.target, "target", "gatehouse", "gatehouse or oidc-provider")
 	flag.StringVar(&c.scenario, "scenario", scCheck, "code, refresh, introspect, introspect-cc, introspect-refresh, login, check, tokens or argon2")
 	flag.IntVar(&c.argon2N, "argon2-n", 15, "argon2: password checks to time")
+	flag.IntVar(&c.gcPercent, "gc-percent", 400, "argon2: Go GC target while timing (400: gatehouse serve's default --gc-percent; 0: leave GOGC)")
 	flag.StringVar(&c.issuer, "issuer", "", "issuer URL (Gatehouse: http://HOST/t/TENANT; oidc-provider: http://HOST)")
 	flag.StringVar(&c.clientID, "client-id", "", "confidential web client (client_secret_basic); secret in FLOW_CLIENT_SECRET")
 	flag.StringVar(&c.redirect, "redirect-uri", "", "the web client's redirect URI")
@@ -171,7 +174,7 @@ func run() error {
 	case scTokens:
 		return d.printTokens(ctx)
 	case scArgon2:
-		return argon2Verify(c.argon2N)
+		return argon2Verify(c.argon2N, c.gcPercent)
 	case scCode:
 		load = d.loadCode
 	case scRefresh:
@@ -743,10 +746,14 @@ func (d *driver) printTokens(ctx context.Context) error {
 // argon2Verify times n password checks with Gatehouse's parameters
 // (user.DefaultParams), one after the other, and prints
 // FLOW_ARGON2 params=… n=N median_ms=… min_ms=… cpu_ms=… (process CPU per
-// check, garbage collection of the 19 MiB included, as a server pays it).
-func argon2Verify(n int) error {
+// check, garbage collection of the 19 MiB included, as a server pays it:
+// with the GC target of `gatehouse serve`, -gc-percent).
+func argon2Verify(n, gcPercent int) error {
 	if n < 1 || n > 1000 {
 		return errors.New("-argon2-n must be 1..1000")
+	}
+	if gcPercent > 0 {
+		debug.SetGCPercent(gcPercent)
 	}
 	p := user.DefaultParams()
 	h, err := user.HashPassword("correct horse battery staple", p)
@@ -765,8 +772,8 @@ func argon2Verify(n int) error {
 	}
 	cpu := float64(procTicks("/proc/self/stat")-c0) / float64(clkTck()) / float64(n)
 	slices.Sort(times)
-	fmt.Printf("FLOW_ARGON2 params=m=%d,t=%d,p=%d n=%d median_ms=%.1f min_ms=%.1f cpu_ms=%.1f\n", p.Memory, p.Time, p.Threads, n,
-		pct(times, 50).Seconds()*1000, times[0].Seconds()*1000, cpu*1000)
+	fmt.Printf("FLOW_ARGON2 params=m=%d,t=%d,p=%d gogc=%d n=%d median_ms=%.1f min_ms=%.1f cpu_ms=%.1f\n", p.Memory, p.Time, p.Threads,
+		debug.SetGCPercent(-1), n, pct(times, 50).Seconds()*1000, times[0].Seconds()*1000, cpu*1000)
 	return nil
 }
 

@@ -446,21 +446,26 @@ func BenchmarkIntrospection(b *testing.B) {
 // (argon2id, user.DefaultParams) → resume → code → token exchange. Serial
 // runs it on one goroutine (ns/op: one login's latency, mostly the password
 // hash); Parallel on GOMAXPROCS goroutines (ns/op: wall time per login of
-// the whole process, so logins/s per core = 1e9 / (ns/op × GOMAXPROCS)).
+// the whole process, so logins/s per core = 1e9 / (ns/op × GOMAXPROCS));
+// CheapHash is Serial with argon2id at m=64 KiB, t=1: what a login costs
+// besides the password hash.
 func BenchmarkLoginFlow(b *testing.B) {
-	f := newFlowBench(b, user.DefaultParams(), runtime.GOMAXPROCS(0))
-	b.Run("Serial", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			w, err := f.loginFlow(fbUsername)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if w.Code != http.StatusOK {
-				b.Fatalf("token: %d %s", w.Code, w.Body)
+	serial := func(f *flowBench) func(b *testing.B) {
+		return func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				w, err := f.loginFlow(fbUsername)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if w.Code != http.StatusOK {
+					b.Fatalf("token: %d %s", w.Code, w.Body)
+				}
 			}
 		}
-	})
+	}
+	f := newFlowBench(b, user.DefaultParams(), runtime.GOMAXPROCS(0))
+	b.Run("Serial", serial(f))
 	b.Run("Parallel", func(b *testing.B) {
 		b.ReportAllocs()
 		var next atomic.Int64
@@ -479,6 +484,7 @@ func BenchmarkLoginFlow(b *testing.B) {
 			}
 		})
 	})
+	b.Run("CheapHash", serial(newFlowBench(b, fbSmallParams, 0)))
 }
 
 // BenchmarkPasswordVerify is the argon2id check of one login (parse the PHC
