@@ -53,31 +53,30 @@ func writeNoStoreJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// liveAccess verifies a JWT access token of the tenant and checks, at this
-// moment, that nothing revoked it: its app still exists, its family (user
-// grant) is not revoked, its user is active (R-USR-2, R-APP-11, R-PRM-2).
+// liveAccess verifies a JWT access token of the tenant (its signature once
+// per token and key: verifyCache) and checks, at this moment, that nothing
+// revoked it: its app still exists, its family (user grant) is not revoked,
+// its user is active (R-USR-2, R-APP-11, R-PRM-2).
 func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *app.App, *user.User, bool) {
-	var payload []byte
-	if strings.HasPrefix(token, OpaquePrefix) {
-		b, err := p.Grants.GetAccessToken(ctx, tid, grant.Hash(token))
-		if err != nil {
-			return nil, nil, nil, false
-		}
-		payload = b
-	} else {
-		ks, err := p.Keys.Get(ctx, tid)
-		if err != nil {
-			return nil, nil, nil, false
-		}
-		if payload, err = ks.Verify(token); err != nil {
-			return nil, nil, nil, false
-		}
-	}
-	var c accessClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, nil, nil, false
-	}
 	now := p.Now().Unix()
+	var c *accessClaims
+	if strings.HasPrefix(token, OpaquePrefix) {
+		payload, err := p.Grants.GetAccessToken(ctx, tid, grant.Hash(token))
+		if err != nil {
+			return nil, nil, nil, false
+		}
+		c = new(accessClaims)
+		if err := json.Unmarshal(payload, c); err != nil {
+			return nil, nil, nil, false
+		}
+	} else {
+		// Only the signature may come from the cache: everything below is
+		// checked on every request.
+		var ok bool
+		if c, ok = p.verifiedAccess(ctx, tid, token, now); !ok {
+			return nil, nil, nil, false
+		}
+	}
 	if c.Issuer != p.issuer(tid) || now >= c.Expiry || now < c.NotBef-60 {
 		return nil, nil, nil, false
 	}
@@ -88,7 +87,7 @@ func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessCl
 		return nil, nil, nil, false
 	}
 	if c.Family == "" {
-		return &c, a, nil, true
+		return c, a, nil, true
 	}
 	f, err := p.Grants.GetFamily(ctx, tid, c.Family)
 	if err != nil || f.Revoked() {
@@ -111,7 +110,7 @@ func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessCl
 			}
 		}
 	}
-	return &c, a, u, true
+	return c, a, u, true
 }
 
 // introspect is the introspection endpoint (RFC 7662). The caller is an

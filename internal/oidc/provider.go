@@ -65,6 +65,8 @@ type Provider struct {
 	RefreshGrace time.Duration
 
 	handlers map[string]grantFunc
+	// verified remembers the access tokens whose signature was verified.
+	verified verifyCache
 }
 
 // Users is what the provider needs of the user directory.
