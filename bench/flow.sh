@@ -39,6 +39,8 @@
 #   BENCH_GO            1 = also run the Go benchmarks at the end     (1)
 #   BENCH_GO_BENCHTIME  go test -benchtime for them                   (2s)
 #   BENCH_KEEP          1 = keep the temp Gatehouse data dir          (0)
+#   BENCH_GATEHOUSE_ARGS  extra `gatehouse serve` arguments, e.g.
+#                       "--debug-listen 127.0.0.1:6060" to profile    ()
 #
 # The table goes to stdout and bench/out/flow-results.txt; logs to
 # bench/out/flow-logs/.
@@ -295,7 +297,7 @@ start_gatehouse() {
 	mkdir -p "$GH_DATA"
 	GH_PORT=$(free_port)
 	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
-		--public-url "http://127.0.0.1:$GH_PORT" >>"$LOGS/gatehouse.log" 2>&1 &
+		--public-url "http://127.0.0.1:$GH_PORT" ${BENCH_GATEHOUSE_ARGS:-} >>"$LOGS/gatehouse.log" 2>&1 &
 	GH_PID=$!
 	PIDS+=("$GH_PID")
 	wait_ready "http://127.0.0.1:$GH_PORT/healthz" "$GH_PID" gatehouse

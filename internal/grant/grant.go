@@ -114,10 +114,14 @@ type Store interface {
 	DeleteSession(ctx context.Context, tenantID, hash string) error
 
 	CreateCode(ctx context.Context, tenantID string, c *Code) error
-	// RedeemCode marks an unused, unexpired code used and returns it. A code
-	// already used is returned with UsedAt set and the error ErrReused.
-	RedeemCode(ctx context.Context, tenantID, hash string, now time.Time) (*Code, error)
-	SetCodeFamily(ctx context.Context, tenantID, hash, familyID string) error
+	// GetCode loads a code, used, expired or not.
+	GetCode(ctx context.Context, tenantID, hash string) (*Code, error)
+	// RedeemCode marks an unused, unexpired code used and, when f is not
+	// nil, stores f (with r, when not nil) as the family the code created,
+	// in one transaction. A code already used is ErrReused, returned with
+	// the family its first use created ("" if none); an expired or unknown
+	// one is a derrors.NotFound.
+	RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *Family, r *Refresh) (firstFamily string, err error)
 
 	// CreateFamily stores a family and, if r is not nil, its first refresh token.
 	CreateFamily(ctx context.Context, tenantID string, f *Family, r *Refresh) error

@@ -13,64 +13,94 @@ import (
 // authorizationCode is the authorization code grant (RFC 6749 §4.1.3, RFC
 // 7636 §4.5, OpenID Connect Core §3.1.3). The pipeline has authenticated the
 // client (or identified a public one) and checked it may use this grant.
+//
+// The code is read, checked and the tokens made first; then one write
+// transaction uses the code up and stores the new token family, and only
+// its winner answers: a concurrent second use finds the code used.
 func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*TokenResponse, error) {
 	code := req.Form.Get("code")
 	if code == "" {
 		return nil, oauth.InvalidRequest("code is required")
 	}
-	c, err := p.Grants.RedeemCode(ctx, req.TenantID, grant.Hash(code), req.Now)
-	if errors.Is(err, grant.ErrReused) {
-		// RFC 6749 §4.1.2: a code used twice revokes what the first use
-		// issued (R-OID-2).
-		if c.FamilyID != "" {
-			if rerr := p.Grants.RevokeFamily(ctx, req.TenantID, c.FamilyID, req.Now); rerr != nil {
-				return nil, rerr
-			}
-		}
-		return nil, oauth.InvalidGrant("the authorization code was already used")
-	}
+	hash := grant.Hash(code)
+	c, err := p.Grants.GetCode(ctx, req.TenantID, hash)
 	if derrors.Is(err, derrors.NotFound) {
 		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
 	}
 	if err != nil {
 		return nil, err
 	}
+	if !c.UsedAt.IsZero() {
+		return nil, p.codeReused(ctx, req, c.FamilyID)
+	}
+	if !req.Now.Before(c.ExpiresAt) {
+		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
+	}
+	resp, f, r, err := p.codeTokens(ctx, req, c)
+	if err != nil {
+		// A refused code is used up all the same: whoever presented it
+		// had it, and it must not be tried again (RFC 6749 §10.5).
+		_, rerr := p.Grants.RedeemCode(ctx, req.TenantID, hash, req.Now, nil, nil)
+		if errors.Is(rerr, grant.ErrReused) {
+			return nil, p.codeReused(ctx, req, "")
+		}
+		return nil, err
+	}
+	first, err := p.Grants.RedeemCode(ctx, req.TenantID, hash, req.Now, f, r)
+	switch {
+	case errors.Is(err, grant.ErrReused):
+		return nil, p.codeReused(ctx, req, first)
+	case derrors.Is(err, derrors.NotFound):
+		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
+	case err != nil:
+		return nil, err
+	}
+	return resp, nil
+}
+
+// codeReused answers a code used twice: what the first use issued is
+// revoked (RFC 6749 §4.1.2, R-OID-2).
+func (p *Provider) codeReused(ctx context.Context, req *tokenRequest, familyID string) error {
+	if familyID != "" {
+		if err := p.Grants.RevokeFamily(ctx, req.TenantID, familyID, req.Now); err != nil {
+			return err
+		}
+	}
+	return oauth.InvalidGrant("the authorization code was already used")
+}
+
+// codeTokens checks the code against the request and mints the tokens, and
+// the family and refresh token to store with the redemption.
+func (p *Provider) codeTokens(ctx context.Context, req *tokenRequest, c *grant.Code) (*TokenResponse, *grant.Family, *grant.Refresh, error) {
 	// RFC 6749 §4.1.3: the code was issued to this client, for this
 	// redirect_uri, exactly.
 	if c.ClientID != req.Client.ClientID {
-		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
+		return nil, nil, nil, oauth.InvalidGrant("the authorization code was issued to another client")
 	}
 	if req.Form.Get("redirect_uri") != c.RedirectURI {
-		return nil, oauth.InvalidGrant("redirect_uri does not match the authorization request")
+		return nil, nil, nil, oauth.InvalidGrant("redirect_uri does not match the authorization request")
 	}
 	verifier := req.Form.Get("code_verifier")
 	switch {
 	case c.CodeChallenge != "" && !verifyPKCE(c.CodeChallenge, verifier):
-		return nil, oauth.InvalidGrant("code_verifier does not match the code_challenge")
+		return nil, nil, nil, oauth.InvalidGrant("code_verifier does not match the code_challenge")
 	case c.CodeChallenge == "" && verifier != "":
-		return nil, oauth.InvalidGrant("code_verifier sent, but the authorization request had no code_challenge")
+		return nil, nil, nil, oauth.InvalidGrant("code_verifier sent, but the authorization request had no code_challenge")
 	}
 	u, err := p.Users.ActiveUser(ctx, req.TenantID, c.UserID)
 	if err != nil {
 		if derrors.KindOf(err) != derrors.Internal {
-			return nil, oauth.InvalidGrant("the user cannot sign in")
+			return nil, nil, nil, oauth.InvalidGrant("the user cannot sign in")
 		}
-		return nil, err
+		return nil, nil, nil, err
 	}
 	refresh := refreshAllowed(req.Client, c.Scope)
 	f := newFamily(req, u.ID, c.SID, c.Scope, c.AuthTime)
 	resp, rt, err := p.userTokens(ctx, req, userGrant{Family: f, User: u, Nonce: c.Nonce, Refresh: refresh})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	r := p.maybeRefresh(req, f, rt)
-	if err := p.Grants.CreateFamily(ctx, req.TenantID, f, r); err != nil {
-		return nil, err
-	}
-	if err := p.Grants.SetCodeFamily(ctx, req.TenantID, c.Hash, f.ID); err != nil {
-		return nil, err
-	}
-	return resp, nil
+	return resp, f, p.maybeRefresh(req, f, rt), nil
 }
 
 // maybeRefresh makes the stored form of a new family's refresh token, if one

@@ -61,13 +61,13 @@ func (d *DB) CreateApp(ctx context.Context, tenantID string, a *app.App, s *app.
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, d.q("SELECT COUNT(*) FROM apps WHERE tenant_id = ?"), tenantID).Scan(&n); err != nil {
+		if err := d.row(ctx, tx, "SELECT COUNT(*) FROM apps WHERE tenant_id = ?", tenantID).Scan(&n); err != nil {
 			return err
 		}
 		if n >= maxApps {
 			return derrors.Limitf("applications", "the tenant has reached its limit of %d applications (limit max_apps_per_tenant)", maxApps)
 		}
-		_, err := tx.ExecContext(ctx, d.q("INSERT INTO apps (tenant_id, client_id, name, type, protocol, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+		_, err := d.exec(ctx, tx, "INSERT INTO apps (tenant_id, client_id, name, type, protocol, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 			tenantID, a.ClientID, a.Name, string(a.Type), string(a.Protocol), settings, micros(a.CreatedAt), micros(a.UpdatedAt))
 		if err != nil {
 			return appConflict(err, a)
@@ -79,15 +79,15 @@ func (d *DB) CreateApp(ctx context.Context, tenantID string, a *app.App, s *app.
 	})
 }
 
-func (d *DB) insertSecret(ctx context.Context, tx execer, tenantID, clientID string, s *app.Secret) error {
-	_, err := tx.ExecContext(ctx, d.q("INSERT INTO app_secrets (tenant_id, client_id, id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
+func (d *DB) insertSecret(ctx context.Context, tx *sql.Tx, tenantID, clientID string, s *app.Secret) error {
+	_, err := d.exec(ctx, tx, "INSERT INTO app_secrets (tenant_id, client_id, id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 		tenantID, clientID, s.ID, s.Hash, micros(s.CreatedAt), micros(s.ExpiresAt))
 	return err
 }
 
 // GetApp loads one app of the tenant.
 func (d *DB) GetApp(ctx context.Context, tenantID, clientID string) (*app.App, error) {
-	a, err := scanApp(d.r.QueryRowContext(ctx, d.q("SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID))
+	a, err := scanApp(d.row(ctx, nil, "SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND client_id = ?", tenantID, clientID))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "application %q not found", clientID)
 	}
@@ -112,13 +112,9 @@ func (d *DB) GetClient(ctx context.Context, tenantID, clientID string) (*app.App
 }
 
 func (d *DB) getClient(ctx context.Context, tenantID, clientID string) (*app.App, []app.Secret, error) {
-	st, err := d.prepared(ctx, `SELECT a.settings, a.created_at, a.updated_at, s.id, s.hash, s.created_at, s.expires_at
+	rows, err := d.rows(ctx, nil, `SELECT a.settings, a.created_at, a.updated_at, s.id, s.hash, s.created_at, s.expires_at
 FROM apps a LEFT JOIN app_secrets s ON s.tenant_id = a.tenant_id AND s.client_id = a.client_id
-WHERE a.tenant_id = ? AND a.client_id = ?`)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := st.QueryContext(ctx, tenantID, clientID)
+WHERE a.tenant_id = ? AND a.client_id = ?`, tenantID, clientID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,7 +157,7 @@ WHERE a.tenant_id = ? AND a.client_id = ?`)
 
 // ListApps lists a tenant's apps by name after the cursor.
 func (d *DB) ListApps(ctx context.Context, tenantID string, p tenant.Page) ([]*app.App, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?"), tenantID, p.Cursor, p.Limit)
+	rows, err := d.rows(ctx, nil, "SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?", tenantID, p.Cursor, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +180,7 @@ func (d *DB) UpdateApp(ctx context.Context, tenantID string, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	res, err := d.w.ExecContext(ctx, d.q("UPDATE apps SET name = ?, protocol = ?, settings = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ?"),
+	res, err := d.exec(ctx, nil, "UPDATE apps SET name = ?, protocol = ?, settings = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ?",
 		a.Name, string(a.Protocol), settings, micros(a.UpdatedAt), tenantID, a.ClientID)
 	if err != nil {
 		return appConflict(err, a)
@@ -195,7 +191,7 @@ func (d *DB) UpdateApp(ctx context.Context, tenantID string, a *app.App) error {
 // DeleteApp removes the app with its secrets and permissions.
 func (d *DB) DeleteApp(ctx context.Context, tenantID, clientID string) error {
 	defer d.clients.invalidate()
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM apps WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID)
+	res, err := d.exec(ctx, nil, "DELETE FROM apps WHERE tenant_id = ? AND client_id = ?", tenantID, clientID)
 	return rowsOrNotFound(res, err, "application %q not found", clientID)
 }
 
@@ -205,15 +201,15 @@ func (d *DB) RotateSecret(ctx context.Context, tenantID, clientID string, s *app
 	defer d.clients.invalidate()
 	return d.tx(ctx, func(tx *sql.Tx) error {
 		var one int
-		err := tx.QueryRowContext(ctx, d.q("SELECT 1 FROM apps WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID).Scan(&one)
+		err := d.row(ctx, tx, "SELECT 1 FROM apps WHERE tenant_id = ? AND client_id = ?", tenantID, clientID).Scan(&one)
 		if err != nil {
 			return notFoundIfNoRows(err, "application %q not found", clientID)
 		}
 		if oldExpiry.IsZero() {
-			_, err = tx.ExecContext(ctx, d.q("DELETE FROM app_secrets WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID)
+			_, err = d.exec(ctx, tx, "DELETE FROM app_secrets WHERE tenant_id = ? AND client_id = ?", tenantID, clientID)
 		} else {
 			exp := micros(oldExpiry)
-			_, err = tx.ExecContext(ctx, d.q("UPDATE app_secrets SET expires_at = ? WHERE tenant_id = ? AND client_id = ? AND (expires_at = 0 OR expires_at > ?)"),
+			_, err = d.exec(ctx, tx, "UPDATE app_secrets SET expires_at = ? WHERE tenant_id = ? AND client_id = ? AND (expires_at = 0 OR expires_at > ?)",
 				exp, tenantID, clientID, exp)
 		}
 		if err != nil {

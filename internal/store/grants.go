@@ -27,7 +27,7 @@ func (d *DB) CreateRequest(ctx context.Context, tenantID string, r *grant.Reques
 	if err != nil {
 		return err
 	}
-	_, err = d.w.ExecContext(ctx, d.q("INSERT INTO auth_requests (tenant_id, id, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)"),
+	_, err = d.exec(ctx, nil, "INSERT INTO auth_requests (tenant_id, id, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 		tenantID, r.ID, r.ClientID, string(params), micros(r.CreatedAt), micros(r.ExpiresAt))
 	return err
 }
@@ -36,7 +36,7 @@ func (d *DB) CreateRequest(ctx context.Context, tenantID string, r *grant.Reques
 func (d *DB) GetRequest(ctx context.Context, tenantID, id string) (*grant.Request, error) {
 	var params string
 	var c, e int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT params, created_at, expires_at FROM auth_requests WHERE tenant_id = ? AND id = ?"), tenantID, id).Scan(&params, &c, &e)
+	err := d.row(ctx, nil, "SELECT params, created_at, expires_at FROM auth_requests WHERE tenant_id = ? AND id = ?", tenantID, id).Scan(&params, &c, &e)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "authorization request not found")
 	}
@@ -50,13 +50,13 @@ func (d *DB) GetRequest(ctx context.Context, tenantID, id string) (*grant.Reques
 
 // DeleteRequest removes a pending authorization request.
 func (d *DB) DeleteRequest(ctx context.Context, tenantID, id string) error {
-	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM auth_requests WHERE tenant_id = ? AND id = ?"), tenantID, id)
+	_, err := d.exec(ctx, nil, "DELETE FROM auth_requests WHERE tenant_id = ? AND id = ?", tenantID, id)
 	return err
 }
 
 // CreateSession stores an SSO session.
 func (d *DB) CreateSession(ctx context.Context, tenantID string, s *grant.Session) error {
-	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO sessions (tenant_id, hash, sid, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)"),
+	_, err := d.exec(ctx, nil, "INSERT INTO sessions (tenant_id, hash, sid, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		tenantID, s.Hash, s.SID, s.UserID, micros(s.AuthTime), micros(s.CreatedAt), micros(s.ExpiresAt))
 	return err
 }
@@ -65,7 +65,7 @@ func (d *DB) CreateSession(ctx context.Context, tenantID string, s *grant.Sessio
 func (d *DB) GetSession(ctx context.Context, tenantID, hash string) (*grant.Session, error) {
 	s := grant.Session{Hash: hash}
 	var a, c, e int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT sid, user_id, auth_time, created_at, expires_at FROM sessions WHERE tenant_id = ? AND hash = ?"), tenantID, hash).
+	err := d.row(ctx, nil, "SELECT sid, user_id, auth_time, created_at, expires_at FROM sessions WHERE tenant_id = ? AND hash = ?", tenantID, hash).
 		Scan(&s.SID, &s.UserID, &a, &c, &e)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "session not found")
@@ -76,24 +76,24 @@ func (d *DB) GetSession(ctx context.Context, tenantID, hash string) (*grant.Sess
 
 // DeleteSession ends an SSO session.
 func (d *DB) DeleteSession(ctx context.Context, tenantID, hash string) error {
-	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM sessions WHERE tenant_id = ? AND hash = ?"), tenantID, hash)
+	_, err := d.exec(ctx, nil, "DELETE FROM sessions WHERE tenant_id = ? AND hash = ?", tenantID, hash)
 	return err
 }
 
 // CreateCode stores an authorization code.
 func (d *DB) CreateCode(ctx context.Context, tenantID string, c *grant.Code) error {
-	_, err := d.w.ExecContext(ctx, d.q(`INSERT INTO auth_codes (tenant_id, hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := d.exec(ctx, nil, `INSERT INTO auth_codes (tenant_id, hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tenantID, c.Hash, c.ClientID, c.UserID, c.SID, c.RedirectURI, joinScope(c.Scope), c.Nonce, c.CodeChallenge, micros(c.AuthTime), micros(c.CreatedAt), micros(c.ExpiresAt))
 	return err
 }
 
-func (d *DB) getCode(ctx context.Context, q execer, tenantID, hash string) (*grant.Code, error) {
+func (d *DB) getCode(ctx context.Context, q *sql.Tx, tenantID, hash string) (*grant.Code, error) {
 	c := grant.Code{Hash: hash}
 	var scope string
 	var a, cr, e, u int64
-	err := q.QueryRowContext(ctx, d.q(`SELECT client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, used_at, family_id
-FROM auth_codes WHERE tenant_id = ? AND hash = ?`), tenantID, hash).
+	err := d.row(ctx, q, `SELECT client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, used_at, family_id
+FROM auth_codes WHERE tenant_id = ? AND hash = ?`, tenantID, hash).
 		Scan(&c.ClientID, &c.UserID, &c.SID, &c.RedirectURI, &scope, &c.Nonce, &c.CodeChallenge, &a, &cr, &e, &u, &c.FamilyID)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "authorization code not found")
@@ -103,13 +103,23 @@ FROM auth_codes WHERE tenant_id = ? AND hash = ?`), tenantID, hash).
 	return &c, nil
 }
 
-// RedeemCode marks the code used, once: the UPDATE's WHERE makes the first
-// redemption win even when two race.
-func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Time) (*grant.Code, error) {
-	var out *grant.Code
+// GetCode loads an authorization code, whether used or expired or not.
+func (d *DB) GetCode(ctx context.Context, tenantID, hash string) (*grant.Code, error) {
+	return d.getCode(ctx, nil, tenantID, hash)
+}
+
+// RedeemCode marks the code used, once, and stores the family it creates
+// in the same transaction: the UPDATE's WHERE makes the first redemption
+// win even when two race.
+func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *grant.Family, r *grant.Refresh) (string, error) {
+	familyID := ""
+	if f != nil {
+		familyID = f.ID
+	}
+	var first string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q("UPDATE auth_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?"),
-			micros(now), tenantID, hash, micros(now))
+		res, err := d.exec(ctx, tx, "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?",
+			micros(now), familyID, tenantID, hash, micros(now))
 		if err != nil {
 			return err
 		}
@@ -117,50 +127,42 @@ func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Tim
 		if err != nil {
 			return err
 		}
-		if out, err = d.getCode(ctx, tx, tenantID, hash); err != nil {
-			return err
-		}
 		if n == 0 {
-			if out.UsedAt.IsZero() {
+			c, err := d.getCode(ctx, tx, tenantID, hash)
+			if err != nil {
+				return err
+			}
+			if c.UsedAt.IsZero() {
 				return derrors.NotFoundf("authorization code expired")
 			}
+			first = c.FamilyID
 			return grant.ErrReused
 		}
-		return nil
+		if f == nil {
+			return nil
+		}
+		return d.insertFamily(ctx, tx, tenantID, f, r)
 	})
-	if errors.Is(err, grant.ErrReused) {
-		return out, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// SetCodeFamily records the family a redeemed code created.
-func (d *DB) SetCodeFamily(ctx context.Context, tenantID, hash, familyID string) error {
-	_, err := d.w.ExecContext(ctx, d.q("UPDATE auth_codes SET family_id = ? WHERE tenant_id = ? AND hash = ?"), familyID, tenantID, hash)
-	return err
+	return first, err
 }
 
 // CreateFamily stores a token family and its first refresh token, if any.
 func (d *DB) CreateFamily(ctx context.Context, tenantID string, f *grant.Family, r *grant.Refresh) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, d.q(`INSERT INTO token_families (tenant_id, id, client_id, user_id, sid, scope, auth_time, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			tenantID, f.ID, f.ClientID, f.UserID, f.SID, joinScope(f.Scope), micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt))
-		if err != nil {
-			return err
-		}
-		if r != nil {
-			return d.insertRefresh(ctx, tx, tenantID, r)
-		}
-		return nil
-	})
+	return d.tx(ctx, func(tx *sql.Tx) error { return d.insertFamily(ctx, tx, tenantID, f, r) })
 }
 
-func (d *DB) insertRefresh(ctx context.Context, tx execer, tenantID string, r *grant.Refresh) error {
-	_, err := tx.ExecContext(ctx, d.q("INSERT INTO refresh_tokens (tenant_id, hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)"),
+func (d *DB) insertFamily(ctx context.Context, tx *sql.Tx, tenantID string, f *grant.Family, r *grant.Refresh) error {
+	_, err := d.exec(ctx, tx, `INSERT INTO token_families (tenant_id, id, client_id, user_id, sid, scope, auth_time, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		tenantID, f.ID, f.ClientID, f.UserID, f.SID, joinScope(f.Scope), micros(f.AuthTime), micros(f.CreatedAt), micros(f.ExpiresAt))
+	if err != nil || r == nil {
+		return err
+	}
+	return d.insertRefresh(ctx, tx, tenantID, r)
+}
+
+func (d *DB) insertRefresh(ctx context.Context, tx *sql.Tx, tenantID string, r *grant.Refresh) error {
+	_, err := d.exec(ctx, tx, "INSERT INTO refresh_tokens (tenant_id, hash, family_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
 		tenantID, r.Hash, r.FamilyID, micros(r.CreatedAt), micros(r.ExpiresAt))
 	return err
 }
@@ -170,7 +172,7 @@ func (d *DB) GetFamily(ctx context.Context, tenantID, id string) (*grant.Family,
 	f := grant.Family{ID: id}
 	var scope string
 	var a, c, e, rv int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT client_id, user_id, sid, scope, auth_time, created_at, expires_at, revoked_at FROM token_families WHERE tenant_id = ? AND id = ?"), tenantID, id).
+	err := d.row(ctx, nil, "SELECT client_id, user_id, sid, scope, auth_time, created_at, expires_at, revoked_at FROM token_families WHERE tenant_id = ? AND id = ?", tenantID, id).
 		Scan(&f.ClientID, &f.UserID, &f.SID, &scope, &a, &c, &e, &rv)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "token family not found")
@@ -182,7 +184,7 @@ func (d *DB) GetFamily(ctx context.Context, tenantID, id string) (*grant.Family,
 
 // SessionFamilies lists the unrevoked token families made in an SSO session.
 func (d *DB) SessionFamilies(ctx context.Context, tenantID, sid string) ([]*grant.Family, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT id, client_id, user_id, scope, auth_time, created_at, expires_at FROM token_families WHERE tenant_id = ? AND sid = ? AND revoked_at = 0"), tenantID, sid)
+	rows, err := d.rows(ctx, nil, "SELECT id, client_id, user_id, scope, auth_time, created_at, expires_at FROM token_families WHERE tenant_id = ? AND sid = ? AND revoked_at = 0", tenantID, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -204,14 +206,14 @@ func (d *DB) SessionFamilies(ctx context.Context, tenantID, sid string) ([]*gran
 
 // RevokeFamily revokes every token of a family.
 func (d *DB) RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error {
-	_, err := d.w.ExecContext(ctx, d.q("UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0"), micros(at), tenantID, id)
+	_, err := d.exec(ctx, nil, "UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0", micros(at), tenantID, id)
 	return err
 }
 
-func (d *DB) getRefresh(ctx context.Context, q execer, tenantID, hash string) (*grant.Refresh, error) {
+func (d *DB) getRefresh(ctx context.Context, q *sql.Tx, tenantID, hash string) (*grant.Refresh, error) {
 	r := grant.Refresh{Hash: hash}
 	var c, e, rot int64
-	err := q.QueryRowContext(ctx, d.q("SELECT family_id, created_at, expires_at, rotated_at, next_sealed FROM refresh_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash).
+	err := d.row(ctx, q, "SELECT family_id, created_at, expires_at, rotated_at, next_sealed FROM refresh_tokens WHERE tenant_id = ? AND hash = ?", tenantID, hash).
 		Scan(&r.FamilyID, &c, &e, &rot, &r.NextSealed)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "refresh token not found")
@@ -222,7 +224,7 @@ func (d *DB) getRefresh(ctx context.Context, q execer, tenantID, hash string) (*
 
 // GetRefresh loads a refresh token by its hash.
 func (d *DB) GetRefresh(ctx context.Context, tenantID, hash string) (*grant.Refresh, error) {
-	return d.getRefresh(ctx, d.r, tenantID, hash)
+	return d.getRefresh(ctx, nil, tenantID, hash)
 }
 
 // RotateRefresh exchanges old for next exactly once; the family's expiry
@@ -230,7 +232,7 @@ func (d *DB) GetRefresh(ctx context.Context, tenantID, hash string) (*grant.Refr
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
 	var out *grant.Refresh
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q("UPDATE refresh_tokens SET rotated_at = ?, next_sealed = ? WHERE tenant_id = ? AND hash = ? AND rotated_at = 0"),
+		res, err := d.exec(ctx, tx, "UPDATE refresh_tokens SET rotated_at = ?, next_sealed = ? WHERE tenant_id = ? AND hash = ? AND rotated_at = 0",
 			micros(now), nextSealed, tenantID, oldHash)
 		if err != nil {
 			return err
@@ -248,7 +250,7 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		if err := d.insertRefresh(ctx, tx, tenantID, next); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, d.q("UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?"),
+		_, err = d.exec(ctx, tx, "UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?",
 			micros(next.ExpiresAt), tenantID, next.FamilyID, micros(next.ExpiresAt))
 		return err
 	})
@@ -264,7 +266,7 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 // UseJTI records an assertion's jti for its client until expires; a jti seen
 // before is a Conflict (replay).
 func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error {
-	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO assertion_jtis (tenant_id, id, expires_at) VALUES (?, ?, ?)"),
+	_, err := d.exec(ctx, nil, "INSERT INTO assertion_jtis (tenant_id, id, expires_at) VALUES (?, ?, ?)",
 		tenantID, grant.Hash(clientID+"\x00"+jti), micros(expires))
 	if _, ok := uniqueViolation(err); ok {
 		return derrors.Conflictf("jti", "the assertion was already used")
@@ -274,7 +276,7 @@ func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires
 
 // SaveAccessToken stores an opaque access token's hash with its claims.
 func (d *DB) SaveAccessToken(ctx context.Context, tenantID, hash, clientID string, claims []byte, expires time.Time) error {
-	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)"),
+	_, err := d.exec(ctx, nil, "INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)",
 		tenantID, hash, clientID, string(claims), micros(expires))
 	return err
 }
@@ -282,7 +284,7 @@ func (d *DB) SaveAccessToken(ctx context.Context, tenantID, hash, clientID strin
 // GetAccessToken loads an opaque access token's claims by its hash.
 func (d *DB) GetAccessToken(ctx context.Context, tenantID, hash string) ([]byte, error) {
 	var claims string
-	err := d.r.QueryRowContext(ctx, d.q("SELECT claims FROM access_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash).Scan(&claims)
+	err := d.row(ctx, nil, "SELECT claims FROM access_tokens WHERE tenant_id = ? AND hash = ?", tenantID, hash).Scan(&claims)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "access token not found")
 	}
@@ -291,7 +293,7 @@ func (d *DB) GetAccessToken(ctx context.Context, tenantID, hash string) ([]byte,
 
 // DeleteAccessToken removes an opaque access token (revocation).
 func (d *DB) DeleteAccessToken(ctx context.Context, tenantID, hash string) error {
-	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM access_tokens WHERE tenant_id = ? AND hash = ?"), tenantID, hash)
+	_, err := d.exec(ctx, nil, "DELETE FROM access_tokens WHERE tenant_id = ? AND hash = ?", tenantID, hash)
 	return err
 }
 
@@ -300,7 +302,7 @@ func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) 
 	c := grant.Consent{UserID: userID, ClientID: clientID}
 	var scope string
 	var at int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?"), tenantID, userID, clientID).Scan(&scope, &at)
+	err := d.row(ctx, nil, "SELECT scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?", tenantID, userID, clientID).Scan(&scope, &at)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "consent not found")
 	}
@@ -310,8 +312,8 @@ func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) 
 
 // SaveConsent stores or replaces a consent.
 func (d *DB) SaveConsent(ctx context.Context, tenantID string, c *grant.Consent) error {
-	_, err := d.w.ExecContext(ctx, d.q(`INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at`),
+	_, err := d.exec(ctx, nil, `INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at`,
 		tenantID, c.UserID, c.ClientID, joinScope(c.Scope), micros(c.CreatedAt))
 	return err
 }
@@ -325,7 +327,7 @@ func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64
 	for _, t := range expiringTables {
 		// The subquery bounds each sweep so that a backlog never holds the
 		// write lock for long; the janitor comes back for the rest.
-		res, err := d.w.ExecContext(ctx, d.q("DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)"),
+		res, err := d.exec(ctx, nil, "DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
 			micros(now), limit)
 		if err != nil {
 			return total, err

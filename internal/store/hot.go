@@ -1,23 +1,18 @@
 package store
 
 import (
-	"context"
-	"database/sql"
 	"sync"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 )
 
-// Hot-path support: prepared statements and a decoded-app cache.
+// A decoded-app cache for the hot path (prepared statements: stmt.go).
 //
-// The token endpoint reads the same few queries on every request. Preparing
-// them once (database/sql re-prepares per connection as needed) saves the SQL
-// parse, which on SQLite costs as much as the query itself. Decoding an app's
-// settings JSON costs as much again; the cache keeps the decoded app keyed by
-// client ID and checked against the row's settings bytes and times, so an
-// update or delete is seen at once (the row is still read on every request,
-// and an update need not change updated_at) while an unchanged app is
-// decoded once.
+// Decoding an app's settings JSON costs as much as reading its row; the
+// cache keeps the decoded app keyed by client ID and checked against the
+// row's settings bytes and times, so an update or delete is seen at once
+// (the row is still read on every request, and an update need not change
+// updated_at) while an unchanged app is decoded once.
 
 // maxCachedApps bounds the decoded-app cache; past it the cache starts over.
 const maxCachedApps = 10000
@@ -29,38 +24,8 @@ type cachedApp struct {
 }
 
 type hot struct {
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
-
 	appsMu sync.RWMutex
 	apps   map[string]cachedApp
-}
-
-// prepared returns the read-pool statement for query, preparing it once.
-func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
-	d.hot.mu.Lock()
-	defer d.hot.mu.Unlock()
-	if st, ok := d.hot.stmts[query]; ok {
-		return st, nil
-	}
-	st, err := d.r.PrepareContext(ctx, d.q(query))
-	if err != nil {
-		return nil, err
-	}
-	if d.hot.stmts == nil {
-		d.hot.stmts = map[string]*sql.Stmt{}
-	}
-	d.hot.stmts[query] = st
-	return st, nil
-}
-
-func (d *DB) closeStatements() {
-	d.hot.mu.Lock()
-	defer d.hot.mu.Unlock()
-	for _, st := range d.hot.stmts {
-		_ = st.Close()
-	}
-	d.hot.stmts = nil
 }
 
 // cachedDecode returns the decoded app for the row (clientID, created,

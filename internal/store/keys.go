@@ -18,7 +18,7 @@ func (d *DB) ListKeys(ctx context.Context, tenantID string) ([]*keys.Key, int64,
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT kid, alg, state, private_sealed, cert_der, created_at, retire_at FROM signing_keys WHERE tenant_id = ? ORDER BY created_at"), tenantID)
+	rows, err := d.rows(ctx, nil, "SELECT kid, alg, state, private_sealed, cert_der, created_at, retire_at FROM signing_keys WHERE tenant_id = ? ORDER BY created_at", tenantID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -42,12 +42,8 @@ func (d *DB) ListKeys(ctx context.Context, tenantID string) ([]*keys.Key, int64,
 
 // KeysVersion returns the tenant's key-set version.
 func (d *DB) KeysVersion(ctx context.Context, tenantID string) (int64, error) {
-	st, err := d.prepared(ctx, "SELECT keys_version FROM tenants WHERE name = ?")
-	if err != nil {
-		return 0, err
-	}
 	var v int64
-	err = st.QueryRowContext(ctx, tenantID).Scan(&v)
+	err := d.row(ctx, nil, "SELECT keys_version FROM tenants WHERE name = ?", tenantID).Scan(&v)
 	return v, notFoundIfNoRows(err, "tenant %q not found", tenantID)
 }
 
@@ -55,7 +51,7 @@ func (d *DB) KeysVersion(ctx context.Context, tenantID string) (int64, error) {
 // and bumps the version; otherwise it is a Conflict.
 func (d *DB) SaveKeys(ctx context.Context, tenantID string, expect int64, upsert []*keys.Key, remove []string) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q("UPDATE tenants SET keys_version = keys_version + 1 WHERE name = ? AND keys_version = ?"), tenantID, expect)
+		res, err := d.exec(ctx, tx, "UPDATE tenants SET keys_version = keys_version + 1 WHERE name = ? AND keys_version = ?", tenantID, expect)
 		if err != nil {
 			return err
 		}
@@ -66,14 +62,14 @@ func (d *DB) SaveKeys(ctx context.Context, tenantID string, expect int64, upsert
 			// write pool, and a second connection per waiting writer can
 			// exhaust it.
 			var v int64
-			err := tx.QueryRowContext(ctx, d.q("SELECT keys_version FROM tenants WHERE name = ?"), tenantID).Scan(&v)
+			err := d.row(ctx, tx, "SELECT keys_version FROM tenants WHERE name = ?", tenantID).Scan(&v)
 			if err != nil {
 				return notFoundIfNoRows(err, "tenant %q not found", tenantID)
 			}
 			return derrors.Conflictf("keys", "the key set changed")
 		}
 		for _, kid := range remove {
-			if _, err := tx.ExecContext(ctx, d.q("DELETE FROM signing_keys WHERE tenant_id = ? AND kid = ?"), tenantID, kid); err != nil {
+			if _, err := d.exec(ctx, tx, "DELETE FROM signing_keys WHERE tenant_id = ? AND kid = ?", tenantID, kid); err != nil {
 				return err
 			}
 		}
@@ -82,9 +78,9 @@ func (d *DB) SaveKeys(ctx context.Context, tenantID string, expect int64, upsert
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, d.q(`INSERT INTO signing_keys (tenant_id, kid, alg, state, private_sealed, cert_der, created_at, retire_at)
+			_, err = d.exec(ctx, tx, `INSERT INTO signing_keys (tenant_id, kid, alg, state, private_sealed, cert_der, created_at, retire_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, kid) DO UPDATE SET state = excluded.state, retire_at = excluded.retire_at`),
+ON CONFLICT (tenant_id, kid) DO UPDATE SET state = excluded.state, retire_at = excluded.retire_at`,
 				tenantID, k.KID, k.Alg, k.State, sealed, k.CertDER, micros(k.CreatedAt), micros(k.RetireAt))
 			if err != nil {
 				return err

@@ -22,7 +22,7 @@ import (
 func (d *DB) GetLoginFailures(ctx context.Context, tenantID, subject string) (int, time.Time, error) {
 	var n int
 	var last int64
-	err := d.r.QueryRowContext(ctx, d.q("SELECT failures, last_at FROM login_failures WHERE tenant_id = ? AND subject = ?"), tenantID, subject).Scan(&n, &last)
+	err := d.row(ctx, nil, "SELECT failures, last_at FROM login_failures WHERE tenant_id = ? AND subject = ?", tenantID, subject).Scan(&n, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, time.Time{}, nil
 	}
@@ -43,14 +43,14 @@ func (d *DB) SwapLoginFailures(ctx context.Context, tenantID, subject string, ol
 		err error
 	)
 	if oldAt.IsZero() {
-		res, err = d.w.ExecContext(ctx, d.q(`INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, subject) DO NOTHING`), tenantID, subject, count, micros(at), micros(expiresAt))
+		res, err = d.exec(ctx, nil, `INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, subject) DO NOTHING`, tenantID, subject, count, micros(at), micros(expiresAt))
 		if foreignKeyViolation(err) {
 			return false, derrors.NotFoundf("tenant %q not found", tenantID)
 		}
 	} else {
-		res, err = d.w.ExecContext(ctx, d.q(`UPDATE login_failures SET failures = ?, last_at = ?, expires_at = ?
-WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`),
+		res, err = d.exec(ctx, nil, `UPDATE login_failures SET failures = ?, last_at = ?, expires_at = ?
+WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`,
 			count, micros(at), micros(expiresAt), tenantID, subject, oldCount, micros(oldAt))
 	}
 	if err != nil {
@@ -63,15 +63,15 @@ WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`),
 // DeleteLoginFailures forgets subject's failures: after a successful login,
 // or when an admin lifts a lockout. Deleting what is not there is no error.
 func (d *DB) DeleteLoginFailures(ctx context.Context, tenantID, subject string) error {
-	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM login_failures WHERE tenant_id = ? AND subject = ?"), tenantID, subject)
+	_, err := d.exec(ctx, nil, "DELETE FROM login_failures WHERE tenant_id = ? AND subject = ?", tenantID, subject)
 	return err
 }
 
 // DeleteExpiredLoginFailures deletes up to limit rows past their expiry,
 // oldest first, and returns how many it deleted.
 func (d *DB) DeleteExpiredLoginFailures(ctx context.Context, now time.Time, limit int) (int64, error) {
-	res, err := d.w.ExecContext(ctx, d.q(`DELETE FROM login_failures WHERE (tenant_id, subject) IN
-(SELECT tenant_id, subject FROM login_failures WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`), micros(now), limit)
+	res, err := d.exec(ctx, nil, `DELETE FROM login_failures WHERE (tenant_id, subject) IN
+(SELECT tenant_id, subject FROM login_failures WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, micros(now), limit)
 	if err != nil {
 		return 0, err
 	}

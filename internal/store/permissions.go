@@ -26,7 +26,7 @@ func (d *DB) lockApp(ctx context.Context, tx *sql.Tx, tenantID, clientID string)
 		query += " FOR UPDATE"
 	}
 	var one int
-	err := tx.QueryRowContext(ctx, d.q(query), tenantID, clientID).Scan(&one)
+	err := d.row(ctx, tx, query, tenantID, clientID).Scan(&one)
 	return notFoundIfNoRows(err, "application %q not found", clientID)
 }
 
@@ -37,13 +37,13 @@ func (d *DB) CreatePermission(ctx context.Context, tenantID, clientID string, p 
 			return err
 		}
 		var n int
-		if err := tx.QueryRowContext(ctx, d.q("SELECT COUNT(*) FROM permissions WHERE tenant_id = ? AND client_id = ?"), tenantID, clientID).Scan(&n); err != nil {
+		if err := d.row(ctx, tx, "SELECT COUNT(*) FROM permissions WHERE tenant_id = ? AND client_id = ?", tenantID, clientID).Scan(&n); err != nil {
 			return err
 		}
 		if n >= maxPerms {
 			return derrors.Limitf("permissions", "the application has reached its limit of %d permissions (limit max_permissions_per_app)", maxPerms)
 		}
-		_, err := tx.ExecContext(ctx, d.q("INSERT INTO permissions (tenant_id, client_id, "+permCols+") VALUES (?, ?, ?, ?, ?, ?)"),
+		_, err := d.exec(ctx, tx, "INSERT INTO permissions (tenant_id, client_id, "+permCols+") VALUES (?, ?, ?, ?, ?, ?)",
 			tenantID, clientID, p.Name, p.Description, micros(p.CreatedAt), micros(p.UpdatedAt))
 		if _, ok := uniqueViolation(err); ok {
 			return derrors.Conflictf("name", "permission %q already exists in this application", p.Name)
@@ -54,7 +54,7 @@ func (d *DB) CreatePermission(ctx context.Context, tenantID, clientID string, p 
 
 // GetPermission loads one permission.
 func (d *DB) GetPermission(ctx context.Context, tenantID, clientID, name string) (*app.Permission, error) {
-	p, err := scanPermission(d.r.QueryRowContext(ctx, d.q("SELECT "+permCols+" FROM permissions WHERE tenant_id = ? AND client_id = ? AND name = ?"), tenantID, clientID, name))
+	p, err := scanPermission(d.row(ctx, nil, "SELECT "+permCols+" FROM permissions WHERE tenant_id = ? AND client_id = ? AND name = ?", tenantID, clientID, name))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "permission %q not found", name)
 	}
@@ -63,7 +63,7 @@ func (d *DB) GetPermission(ctx context.Context, tenantID, clientID, name string)
 
 // ListPermissions lists the app's permissions, last modified first (R-PRM-1).
 func (d *DB) ListPermissions(ctx context.Context, tenantID, clientID string) ([]*app.Permission, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT "+permCols+" FROM permissions WHERE tenant_id = ? AND client_id = ? ORDER BY updated_at DESC, name"), tenantID, clientID)
+	rows, err := d.rows(ctx, nil, "SELECT "+permCols+" FROM permissions WHERE tenant_id = ? AND client_id = ? ORDER BY updated_at DESC, name", tenantID, clientID)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (d *DB) ListPermissions(ctx context.Context, tenantID, clientID string) ([]
 
 // UpdatePermission renames or re-describes the permission called name.
 func (d *DB) UpdatePermission(ctx context.Context, tenantID, clientID, name string, p *app.Permission) error {
-	res, err := d.w.ExecContext(ctx, d.q("UPDATE permissions SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ? AND name = ?"),
+	res, err := d.exec(ctx, nil, "UPDATE permissions SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ? AND name = ?",
 		p.Name, p.Description, micros(p.UpdatedAt), tenantID, clientID, name)
 	if _, ok := uniqueViolation(err); ok {
 		return derrors.Conflictf("name", "permission %q already exists in this application", p.Name)
@@ -91,6 +91,6 @@ func (d *DB) UpdatePermission(ctx context.Context, tenantID, clientID, name stri
 
 // DeletePermission removes a permission.
 func (d *DB) DeletePermission(ctx context.Context, tenantID, clientID, name string) error {
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM permissions WHERE tenant_id = ? AND client_id = ? AND name = ?"), tenantID, clientID, name)
+	res, err := d.exec(ctx, nil, "DELETE FROM permissions WHERE tenant_id = ? AND client_id = ? AND name = ?", tenantID, clientID, name)
 	return rowsOrNotFound(res, err, "permission %q not found", name)
 }

@@ -3,9 +3,9 @@
 // path serves both: queries are written with '?' placeholders and rebound
 // once per dialect; times are stored as integer microseconds since the epoch.
 //
-// On SQLite the store keeps one writer connection and a pool of readers
-// (WAL), so writes never fail with SQLITE_BUSY among themselves and reads
-// never wait for writes.
+// On SQLite one goroutine does every write, grouping concurrent ones into
+// one transaction (writer.go), beside a pool of readers (WAL): writes never
+// fail with SQLITE_BUSY among themselves and reads never wait for writes.
 package store
 
 import (
@@ -57,8 +57,11 @@ type DB struct {
 	r       *sql.DB // reads
 	seal    Sealer
 	queries sync.Map // '?' query -> dialect query
+	stmts   stmtCache
+	wr      *writer // SQLite only
 	hot     hot
 	clients clientCache // SQLite only
+	ckpt    *sql.DB     // SQLite: checkpoints
 	lock    *os.File    // SQLite: held while open
 }
 
@@ -107,11 +110,18 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		d.lock = lock
 		pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
 		dsn := "file:" + (&url.URL{Path: o.Path}).EscapedPath() + "?" + pragmas
-		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+		// The writer checkpoints nothing itself: writer.go does it on a
+		// connection of its own. After a checkpoint the WAL file is cut
+		// back to 64 MiB at most.
+		w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)")
 		if err != nil {
 			return nil, fmt.Errorf("store: open sqlite: %w", err)
 		}
-		w.SetMaxOpenConns(1)
+		// Only the writer goroutine writes; the second connection lets
+		// a statement first met inside a write transaction be prepared
+		// (database/sql prepares a Stmt on some free connection, then
+		// again on the transaction's).
+		w.SetMaxOpenConns(2)
 		r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 		if err != nil {
 			w.Close()
@@ -120,7 +130,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(o.MaxConns)
 		r.SetMaxIdleConns(o.MaxConns)
-		d.w, d.r = w, r
+		ckpt, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			w.Close()
+			r.Close()
+			lock.Close()
+			return nil, fmt.Errorf("store: open sqlite: %w", err)
+		}
+		ckpt.SetMaxOpenConns(1)
+		d.w, d.r, d.ckpt = w, r, ckpt
 	}
 	if err := d.w.PingContext(ctx); err != nil {
 		d.Close()
@@ -129,6 +147,12 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 	if d.dialect == SQLite {
 		// The database holds sealed secrets and hashes: owner-only.
 		_ = os.Chmod(o.Path, 0o600)
+		wr, err := newWriter(d.w, d.ckpt)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		d.wr = wr
 	}
 	return d, nil
 }
@@ -138,10 +162,17 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Close closes every connection.
 func (d *DB) Close() error {
+	if d.wr != nil {
+		d.wr.close()
+		d.wr = nil
+	}
 	d.closeStatements()
 	err := d.w.Close()
 	if d.r != d.w {
 		err = errors.Join(err, d.r.Close())
+	}
+	if d.ckpt != nil {
+		err = errors.Join(err, d.ckpt.Close())
 	}
 	if d.lock != nil {
 		err = errors.Join(err, d.lock.Close())
@@ -212,14 +243,14 @@ func (d *DB) q(query string) string {
 	return out
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// tx runs fn in a write transaction, committing when fn returns nil.
+// tx runs fn in a write transaction, committing when fn returns nil. On
+// SQLite the transaction is shared with concurrent writes (writer.go), so
+// fn must do its reads and writes through tx, and not call tx or exec
+// without it: that would wait for itself.
 func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if d.wr != nil {
+		return d.wr.do(ctx, fn)
+	}
 	t, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -239,7 +270,7 @@ func (d *DB) lockTenant(ctx context.Context, t *sql.Tx, tenantID string) error {
 		query += " FOR UPDATE"
 	}
 	var one int
-	err := t.QueryRowContext(ctx, d.q(query), tenantID).Scan(&one)
+	err := d.row(ctx, t, query, tenantID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return derrors.NotFoundf("tenant %q not found", tenantID)
 	}

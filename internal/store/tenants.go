@@ -12,7 +12,7 @@ const tenantCols = "name, display_name, signing_alg, created_at, updated_at"
 
 // CreateTenant inserts t; a taken name is a Conflict on "name".
 func (d *DB) CreateTenant(ctx context.Context, t *tenant.Tenant) error {
-	_, err := d.w.ExecContext(ctx, d.q("INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?)"),
+	_, err := d.exec(ctx, nil, "INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?)",
 		t.Name, t.DisplayName, t.SigningAlg, micros(t.CreatedAt), micros(t.UpdatedAt))
 	if _, ok := uniqueViolation(err); ok {
 		return derrors.Conflictf("name", "tenant %q already exists", t.Name)
@@ -32,7 +32,7 @@ func scanTenant(row interface{ Scan(...any) error }) (*tenant.Tenant, error) {
 
 // GetTenant loads a tenant by name.
 func (d *DB) GetTenant(ctx context.Context, name string) (*tenant.Tenant, error) {
-	t, err := scanTenant(d.r.QueryRowContext(ctx, d.q("SELECT "+tenantCols+" FROM tenants WHERE name = ?"), name))
+	t, err := scanTenant(d.row(ctx, nil, "SELECT "+tenantCols+" FROM tenants WHERE name = ?", name))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "tenant %q not found", name)
 	}
@@ -41,14 +41,14 @@ func (d *DB) GetTenant(ctx context.Context, name string) (*tenant.Tenant, error)
 
 // UpdateTenant changes the display name and signing algorithm.
 func (d *DB) UpdateTenant(ctx context.Context, t *tenant.Tenant) error {
-	res, err := d.w.ExecContext(ctx, d.q("UPDATE tenants SET display_name = ?, signing_alg = ?, updated_at = ? WHERE name = ?"),
+	res, err := d.exec(ctx, nil, "UPDATE tenants SET display_name = ?, signing_alg = ?, updated_at = ? WHERE name = ?",
 		t.DisplayName, t.SigningAlg, micros(t.UpdatedAt), t.Name)
 	return rowsOrNotFound(res, err, "tenant %q not found", t.Name)
 }
 
 // ListTenants lists tenants by name after the cursor.
 func (d *DB) ListTenants(ctx context.Context, p tenant.Page) ([]*tenant.Tenant, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT "+tenantCols+" FROM tenants WHERE name > ? ORDER BY name LIMIT ?"), p.Cursor, p.Limit)
+	rows, err := d.rows(ctx, nil, "SELECT "+tenantCols+" FROM tenants WHERE name > ? ORDER BY name LIMIT ?", p.Cursor, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (d *DB) ListTenants(ctx context.Context, p tenant.Page) ([]*tenant.Tenant, 
 // DeleteTenant removes a tenant and, by cascade, everything it owns.
 func (d *DB) DeleteTenant(ctx context.Context, name string) error {
 	defer d.clients.invalidate()
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM tenants WHERE name = ?"), name)
+	res, err := d.exec(ctx, nil, "DELETE FROM tenants WHERE name = ?", name)
 	return rowsOrNotFound(res, err, "tenant %q not found", name)
 }
 

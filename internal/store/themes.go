@@ -23,7 +23,7 @@ func (d *DB) GetTheme(ctx context.Context, tenantID string) (ui.Theme, time.Time
 		raw string
 		at  int64
 	)
-	err := d.r.QueryRowContext(ctx, d.q("SELECT theme, updated_at FROM tenant_themes WHERE tenant_id = ?"), tenantID).Scan(&raw, &at)
+	err := d.row(ctx, nil, "SELECT theme, updated_at FROM tenant_themes WHERE tenant_id = ?", tenantID).Scan(&raw, &at)
 	if err != nil {
 		return ui.Theme{}, time.Time{}, notFoundIfNoRows(err, "tenant %q has no theme", tenantID)
 	}
@@ -41,8 +41,8 @@ func (d *DB) SaveTheme(ctx context.Context, tenantID string, t ui.Theme, at time
 	if err != nil {
 		return err
 	}
-	_, err = d.w.ExecContext(ctx, d.q(`INSERT INTO tenant_themes (tenant_id, theme, updated_at) VALUES (?, ?, ?)
-ON CONFLICT (tenant_id) DO UPDATE SET theme = excluded.theme, updated_at = excluded.updated_at`), tenantID, string(raw), micros(at))
+	_, err = d.exec(ctx, nil, `INSERT INTO tenant_themes (tenant_id, theme, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (tenant_id) DO UPDATE SET theme = excluded.theme, updated_at = excluded.updated_at`, tenantID, string(raw), micros(at))
 	if foreignKeyViolation(err) {
 		return derrors.NotFoundf("tenant %q not found", tenantID)
 	}
@@ -52,6 +52,6 @@ ON CONFLICT (tenant_id) DO UPDATE SET theme = excluded.theme, updated_at = exclu
 // DeleteTheme removes the tenant's theme, so that its pages use the default
 // again. Deleting a theme that is not there is no error.
 func (d *DB) DeleteTheme(ctx context.Context, tenantID string) error {
-	_, err := d.w.ExecContext(ctx, d.q("DELETE FROM tenant_themes WHERE tenant_id = ?"), tenantID)
+	_, err := d.exec(ctx, nil, "DELETE FROM tenant_themes WHERE tenant_id = ?", tenantID)
 	return err
 }

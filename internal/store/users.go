@@ -84,9 +84,9 @@ func (d *DB) CreateUser(ctx context.Context, tenantID string, u *user.User) erro
 	if err != nil {
 		return err
 	}
-	_, err = d.w.ExecContext(ctx, d.q(`INSERT INTO users (tenant_id, id, username, username_lower, email, email_lower, email_verified,
+	_, err = d.exec(ctx, nil, `INSERT INTO users (tenant_id, id, username, username_lower, email, email_lower, email_verified,
 given_name, family_name, groups_json, state, blocked_at, password_hash, password_changed_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tenantID, u.ID, u.Username, user.Fold(u.Username), u.Email, user.Fold(u.Email), u.EmailVerified,
 		u.GivenName, u.FamilyName, groups, string(u.State), micros(u.BlockedAt), u.PasswordHash, micros(u.PasswordChangedAt),
 		micros(u.CreatedAt), micros(u.UpdatedAt))
@@ -101,7 +101,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 
 // GetUser loads one user of the tenant.
 func (d *DB) GetUser(ctx context.Context, tenantID, id string) (*user.User, error) {
-	u, err := scanUser(d.r.QueryRowContext(ctx, d.q("SELECT "+userCols+" FROM users WHERE tenant_id = ? AND id = ?"), tenantID, id))
+	u, err := scanUser(d.row(ctx, nil, "SELECT "+userCols+" FROM users WHERE tenant_id = ? AND id = ?", tenantID, id))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "user %q not found", id)
 	}
@@ -112,9 +112,9 @@ func (d *DB) GetUser(ctx context.Context, tenantID, id string) (*user.User, erro
 // login, case-insensitively.
 func (d *DB) GetUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error) {
 	k := user.Fold(login)
-	u, err := scanUser(d.r.QueryRowContext(ctx, d.q("SELECT "+userCols+` FROM users
+	u, err := scanUser(d.row(ctx, nil, "SELECT "+userCols+` FROM users
 WHERE tenant_id = ? AND (username_lower = ? OR email_lower = ?)
-ORDER BY CASE WHEN username_lower = ? THEN 0 ELSE 1 END LIMIT 1`), tenantID, k, k, k))
+ORDER BY CASE WHEN username_lower = ? THEN 0 ELSE 1 END LIMIT 1`, tenantID, k, k, k))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "user not found")
 	}
@@ -123,7 +123,7 @@ ORDER BY CASE WHEN username_lower = ? THEN 0 ELSE 1 END LIMIT 1`), tenantID, k, 
 
 // ListUsers lists a tenant's users by lower-cased username after the cursor.
 func (d *DB) ListUsers(ctx context.Context, tenantID string, p tenant.Page) ([]*user.User, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT "+userCols+" FROM users WHERE tenant_id = ? AND username_lower > ? ORDER BY username_lower LIMIT ?"),
+	rows, err := d.rows(ctx, nil, "SELECT "+userCols+" FROM users WHERE tenant_id = ? AND username_lower > ? ORDER BY username_lower LIMIT ?",
 		tenantID, p.Cursor, p.Limit)
 	if err != nil {
 		return nil, err
@@ -146,8 +146,8 @@ func (d *DB) UpdateUser(ctx context.Context, tenantID string, u *user.User) erro
 	if err != nil {
 		return err
 	}
-	res, err := d.w.ExecContext(ctx, d.q(`UPDATE users SET username = ?, username_lower = ?, email = ?, email_lower = ?, email_verified = ?,
-given_name = ?, family_name = ?, groups_json = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`),
+	res, err := d.exec(ctx, nil, `UPDATE users SET username = ?, username_lower = ?, email = ?, email_lower = ?, email_verified = ?,
+given_name = ?, family_name = ?, groups_json = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
 		u.Username, user.Fold(u.Username), u.Email, user.Fold(u.Email), u.EmailVerified,
 		u.GivenName, u.FamilyName, groups, micros(u.UpdatedAt), tenantID, u.ID)
 	if err != nil {
@@ -158,7 +158,7 @@ given_name = ?, family_name = ?, groups_json = ?, updated_at = ? WHERE tenant_id
 
 // SetPassword stores a new password hash.
 func (d *DB) SetPassword(ctx context.Context, tenantID, id, hash string, at time.Time) error {
-	res, err := d.w.ExecContext(ctx, d.q("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE tenant_id = ? AND id = ?"),
+	res, err := d.exec(ctx, nil, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE tenant_id = ? AND id = ?",
 		hash, micros(at), tenantID, id)
 	return rowsOrNotFound(res, err, "user %q not found", id)
 }
@@ -166,7 +166,7 @@ func (d *DB) SetPassword(ctx context.Context, tenantID, id, hash string, at time
 // RehashPassword replaces oldHash with newHash, unless the hash changed
 // meanwhile.
 func (d *DB) RehashPassword(ctx context.Context, tenantID, id, oldHash, newHash string) error {
-	_, err := d.w.ExecContext(ctx, d.q("UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ? AND password_hash = ?"),
+	_, err := d.exec(ctx, nil, "UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ? AND password_hash = ?",
 		newHash, tenantID, id, oldHash)
 	return err
 }
@@ -179,10 +179,10 @@ func (d *DB) SetState(ctx context.Context, tenantID, id string, s user.State, at
 	var err error
 	switch s {
 	case user.Blocked:
-		res, err = d.w.ExecContext(ctx, d.q(`UPDATE users SET blocked_at = CASE WHEN state = 'blocked' THEN blocked_at ELSE ? END,
-state = 'blocked', updated_at = ? WHERE tenant_id = ? AND id = ?`), micros(at), micros(at), tenantID, id)
+		res, err = d.exec(ctx, nil, `UPDATE users SET blocked_at = CASE WHEN state = 'blocked' THEN blocked_at ELSE ? END,
+state = 'blocked', updated_at = ? WHERE tenant_id = ? AND id = ?`, micros(at), micros(at), tenantID, id)
 	case user.Active:
-		res, err = d.w.ExecContext(ctx, d.q("UPDATE users SET state = 'active', updated_at = ? WHERE tenant_id = ? AND id = ?"), micros(at), tenantID, id)
+		res, err = d.exec(ctx, nil, "UPDATE users SET state = 'active', updated_at = ? WHERE tenant_id = ? AND id = ?", micros(at), tenantID, id)
 	default:
 		return derrors.Invalidf("state", "must be active or blocked")
 	}
@@ -191,7 +191,7 @@ state = 'blocked', updated_at = ? WHERE tenant_id = ? AND id = ?`), micros(at), 
 
 // DeleteUser removes a user and, by cascade, its role assignments.
 func (d *DB) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM users WHERE tenant_id = ? AND id = ?"), tenantID, id)
+	res, err := d.exec(ctx, nil, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenantID, id)
 	return rowsOrNotFound(res, err, "user %q not found", id)
 }
 
@@ -219,7 +219,7 @@ func roleConflict(err error, name string) error {
 // the tenant is Invalid on "permissions".
 func (d *DB) insertGrants(ctx context.Context, tx *sql.Tx, tenantID, role string, grants []user.Grant) error {
 	for _, g := range grants {
-		_, err := tx.ExecContext(ctx, d.q("INSERT INTO role_permissions (tenant_id, role_name, client_id, permission) VALUES (?, ?, ?, ?)"),
+		_, err := d.exec(ctx, tx, "INSERT INTO role_permissions (tenant_id, role_name, client_id, permission) VALUES (?, ?, ?, ?)",
 			tenantID, role, g.ClientID, g.Permission)
 		if foreignKeyViolation(err) {
 			return derrors.Invalidf("permissions", "application %q has no permission %q in this tenant", g.ClientID, g.Permission)
@@ -237,7 +237,7 @@ func (d *DB) insertGrants(ctx context.Context, tx *sql.Tx, tenantID, role string
 // CreateRole inserts r with its grants.
 func (d *DB) CreateRole(ctx context.Context, tenantID string, r *user.Role) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, d.q("INSERT INTO roles (tenant_id, "+roleCols+") VALUES (?, ?, ?, ?, ?)"),
+		_, err := d.exec(ctx, tx, "INSERT INTO roles (tenant_id, "+roleCols+") VALUES (?, ?, ?, ?, ?)",
 			tenantID, r.Name, r.Description, micros(r.CreatedAt), micros(r.UpdatedAt))
 		if foreignKeyViolation(err) {
 			return derrors.NotFoundf("tenant %q not found", tenantID)
@@ -251,11 +251,11 @@ func (d *DB) CreateRole(ctx context.Context, tenantID string, r *user.Role) erro
 
 // GetRole loads a role with its grants, ordered by client ID and permission.
 func (d *DB) GetRole(ctx context.Context, tenantID, name string) (*user.Role, error) {
-	r, err := scanRole(d.r.QueryRowContext(ctx, d.q("SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND name = ?"), tenantID, name))
+	r, err := scanRole(d.row(ctx, nil, "SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND name = ?", tenantID, name))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "role %q not found", name)
 	}
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT client_id, permission FROM role_permissions WHERE tenant_id = ? AND role_name = ? ORDER BY client_id, permission"), tenantID, name)
+	rows, err := d.rows(ctx, nil, "SELECT client_id, permission FROM role_permissions WHERE tenant_id = ? AND role_name = ? ORDER BY client_id, permission", tenantID, name)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +273,7 @@ func (d *DB) GetRole(ctx context.Context, tenantID, name string) (*user.Role, er
 // ListRoles lists roles by name after the cursor, with their grants (two
 // queries: the roles, then the grants of the page's name range).
 func (d *DB) ListRoles(ctx context.Context, tenantID string, p tenant.Page) ([]*user.Role, error) {
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?"), tenantID, p.Cursor, p.Limit)
+	rows, err := d.rows(ctx, nil, "SELECT "+roleCols+" FROM roles WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?", tenantID, p.Cursor, p.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -292,8 +292,8 @@ func (d *DB) ListRoles(ctx context.Context, tenantID string, p tenant.Page) ([]*
 	if err := rows.Err(); err != nil || len(out) == 0 {
 		return out, err
 	}
-	grows, err := d.r.QueryContext(ctx, d.q(`SELECT role_name, client_id, permission FROM role_permissions
-WHERE tenant_id = ? AND role_name > ? AND role_name <= ? ORDER BY role_name, client_id, permission`), tenantID, p.Cursor, out[len(out)-1].Name)
+	grows, err := d.rows(ctx, nil, `SELECT role_name, client_id, permission FROM role_permissions
+WHERE tenant_id = ? AND role_name > ? AND role_name <= ? ORDER BY role_name, client_id, permission`, tenantID, p.Cursor, out[len(out)-1].Name)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ WHERE tenant_id = ? AND role_name > ? AND role_name <= ? ORDER BY role_name, cli
 // grants and assignments along (ON UPDATE CASCADE).
 func (d *DB) UpdateRole(ctx context.Context, tenantID, name string, r *user.Role) error {
 	return d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, d.q("UPDATE roles SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND name = ?"),
+		res, err := d.exec(ctx, tx, "UPDATE roles SET name = ?, description = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
 			r.Name, r.Description, micros(r.UpdatedAt), tenantID, name)
 		if err != nil {
 			return roleConflict(err, r.Name)
@@ -323,7 +323,7 @@ func (d *DB) UpdateRole(ctx context.Context, tenantID, name string, r *user.Role
 		if err := rowsOrNotFound(res, nil, "role %q not found", name); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, d.q("DELETE FROM role_permissions WHERE tenant_id = ? AND role_name = ?"), tenantID, r.Name); err != nil {
+		if _, err := d.exec(ctx, tx, "DELETE FROM role_permissions WHERE tenant_id = ? AND role_name = ?", tenantID, r.Name); err != nil {
 			return err
 		}
 		return d.insertGrants(ctx, tx, tenantID, r.Name, r.Permissions)
@@ -332,22 +332,22 @@ func (d *DB) UpdateRole(ctx context.Context, tenantID, name string, r *user.Role
 
 // DeleteRole removes a role; its grants and assignments go with it.
 func (d *DB) DeleteRole(ctx context.Context, tenantID, name string) error {
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM roles WHERE tenant_id = ? AND name = ?"), tenantID, name)
+	res, err := d.exec(ctx, nil, "DELETE FROM roles WHERE tenant_id = ? AND name = ?", tenantID, name)
 	return rowsOrNotFound(res, err, "role %q not found", name)
 }
 
-func (d *DB) userExists(ctx context.Context, db execer, tenantID, id string) error {
+func (d *DB) userExists(ctx context.Context, db *sql.Tx, tenantID, id string) error {
 	var one int
-	err := db.QueryRowContext(ctx, d.q("SELECT 1 FROM users WHERE tenant_id = ? AND id = ?"), tenantID, id).Scan(&one)
+	err := d.row(ctx, db, "SELECT 1 FROM users WHERE tenant_id = ? AND id = ?", tenantID, id).Scan(&one)
 	return notFoundIfNoRows(err, "user %q not found", id)
 }
 
 // UserRoles lists the names of the user's roles, sorted.
 func (d *DB) UserRoles(ctx context.Context, tenantID, userID string) ([]string, error) {
-	if err := d.userExists(ctx, d.r, tenantID, userID); err != nil {
+	if err := d.userExists(ctx, nil, tenantID, userID); err != nil {
 		return nil, err
 	}
-	rows, err := d.r.QueryContext(ctx, d.q("SELECT role_name FROM user_roles WHERE tenant_id = ? AND user_id = ? ORDER BY role_name"), tenantID, userID)
+	rows, err := d.rows(ctx, nil, "SELECT role_name FROM user_roles WHERE tenant_id = ? AND user_id = ? ORDER BY role_name", tenantID, userID)
 	if err != nil {
 		return nil, err
 	}
@@ -370,11 +370,11 @@ func (d *DB) SetUserRoles(ctx context.Context, tenantID, userID string, roles []
 		if err := d.userExists(ctx, tx, tenantID, userID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, d.q("DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ?"), tenantID, userID); err != nil {
+		if _, err := d.exec(ctx, tx, "DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ?", tenantID, userID); err != nil {
 			return err
 		}
 		for _, r := range roles {
-			_, err := tx.ExecContext(ctx, d.q("INSERT INTO user_roles (tenant_id, user_id, role_name) VALUES (?, ?, ?)"), tenantID, userID, r)
+			_, err := d.exec(ctx, tx, "INSERT INTO user_roles (tenant_id, user_id, role_name) VALUES (?, ?, ?)", tenantID, userID, r)
 			if foreignKeyViolation(err) {
 				return derrors.Invalidf("roles", "role %q does not exist in this tenant", r)
 			}
@@ -395,7 +395,7 @@ func (d *DB) AssignRole(ctx context.Context, tenantID, userID, role string) erro
 		if err := d.userExists(ctx, tx, tenantID, userID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, d.q("INSERT INTO user_roles (tenant_id, user_id, role_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"), tenantID, userID, role)
+		_, err := d.exec(ctx, tx, "INSERT INTO user_roles (tenant_id, user_id, role_name) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", tenantID, userID, role)
 		if foreignKeyViolation(err) {
 			return derrors.NotFoundf("role %q not found", role)
 		}
@@ -405,10 +405,10 @@ func (d *DB) AssignRole(ctx context.Context, tenantID, userID, role string) erro
 
 // UnassignRole takes one role from the user.
 func (d *DB) UnassignRole(ctx context.Context, tenantID, userID, role string) error {
-	res, err := d.w.ExecContext(ctx, d.q("DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ? AND role_name = ?"), tenantID, userID, role)
+	res, err := d.exec(ctx, nil, "DELETE FROM user_roles WHERE tenant_id = ? AND user_id = ? AND role_name = ?", tenantID, userID, role)
 	if err := rowsOrNotFound(res, err, "user %q does not have the role %q", userID, role); err != nil {
 		if derrors.Is(err, derrors.NotFound) {
-			if uerr := d.userExists(ctx, d.r, tenantID, userID); uerr != nil {
+			if uerr := d.userExists(ctx, nil, tenantID, userID); uerr != nil {
 				return uerr
 			}
 		}
@@ -421,13 +421,9 @@ func (d *DB) UnassignRole(ctx context.Context, tenantID, userID, role string) er
 // those permissions (R-ROL-1): one indexed join, prepared once, as it runs
 // for every token issued to a user.
 func (d *DB) Access(ctx context.Context, tenantID, userID, clientID string) ([]string, []string, error) {
-	st, err := d.prepared(ctx, `SELECT ur.role_name, rp.permission FROM user_roles ur
+	rows, err := d.rows(ctx, nil, `SELECT ur.role_name, rp.permission FROM user_roles ur
 JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_name = ur.role_name
-WHERE ur.tenant_id = ? AND ur.user_id = ? AND rp.client_id = ?`)
-	if err != nil {
-		return nil, nil, err
-	}
-	rows, err := st.QueryContext(ctx, tenantID, userID, clientID)
+WHERE ur.tenant_id = ? AND ur.user_id = ? AND rp.client_id = ?`, tenantID, userID, clientID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -445,7 +441,7 @@ WHERE ur.tenant_id = ? AND ur.user_id = ? AND rp.client_id = ?`)
 	}
 	if len(roles) == 0 {
 		// Nothing granted: tell a user without access from no user at all.
-		if err := d.userExists(ctx, d.r, tenantID, userID); err != nil {
+		if err := d.userExists(ctx, nil, tenantID, userID); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -61,43 +61,76 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", RedirectURI: "https://portal.example.com/cb",
 			Scope: []string{"openid"}, Nonce: "n", CodeChallenge: "ch", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 		must(t, f.db.CreateCode(t.Context(), "acme", c))
-		// Two redemptions race: exactly one wins.
+		// Redemptions race, each with the family it would create: exactly
+		// one wins, and only its family is stored, with its refresh token.
 		var wg sync.WaitGroup
 		errs := make([]error, 8)
+		firsts := make([]string, len(errs))
+		fams := make([]*grantpkg.Family, len(errs))
+		refreshes := make([]*grantpkg.Refresh, len(errs))
 		for i := range errs {
+			fams[i] = &grantpkg.Family{ID: grantpkg.NewID(), ClientID: f.clientID, UserID: f.userID, SID: "sid", Scope: []string{"openid"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			refreshes[i] = &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fams[i].ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
+				firsts[i], errs[i] = f.db.RedeemCode(t.Context(), "acme", c.Hash, now, fams[i], refreshes[i])
 			}()
 		}
 		wg.Wait()
-		won, reused := 0, 0
-		for _, err := range errs {
+		winner := -1
+		for i, err := range errs {
 			switch {
-			case err == nil:
-				won++
+			case err == nil && winner < 0:
+				winner = i
 			case errors.Is(err, grantpkg.ErrReused):
-				reused++
 			default:
-				t.Errorf("redeem: %v", err)
+				t.Fatalf("redeem %d: %v (winner %d)", i, err, winner)
 			}
 		}
-		if won != 1 || reused != len(errs)-1 {
-			t.Fatalf("won %d, reused %d", won, reused)
+		if winner < 0 {
+			t.Fatalf("no redemption won: %v", errs)
 		}
-		must(t, f.db.SetCodeFamily(t.Context(), "acme", c.Hash, "fam"))
-		got, err := f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
-		if !errors.Is(err, grantpkg.ErrReused) || got == nil || got.FamilyID != "fam" || got.UsedAt.IsZero() {
-			t.Fatalf("replay: %+v %v", got, err)
+		for i := range errs {
+			_, ferr := f.db.GetFamily(t.Context(), "acme", fams[i].ID)
+			_, rerr := f.db.GetRefresh(t.Context(), "acme", refreshes[i].Hash)
+			if i == winner {
+				must(t, ferr)
+				must(t, rerr)
+				continue
+			}
+			if firsts[i] != fams[winner].ID {
+				t.Errorf("loser %d was told the first family is %q, want %q", i, firsts[i], fams[winner].ID)
+			}
+			wantErr(t, "GetFamily(loser)", ferr, derrors.NotFound, "")
+			wantErr(t, "GetRefresh(loser)", rerr, derrors.NotFound, "")
+		}
+		got, err := f.db.GetCode(t.Context(), "acme", c.Hash)
+		must(t, err)
+		if got.FamilyID != fams[winner].ID || !got.UsedAt.Equal(now) {
+			t.Fatalf("used code: %+v", got)
+		}
+		first, err := f.db.RedeemCode(t.Context(), "acme", c.Hash, now, nil, nil)
+		if !errors.Is(err, grantpkg.ErrReused) || first != fams[winner].ID {
+			t.Fatalf("replay: %q %v", first, err)
+		}
+		// Used up without a family (a refused exchange): a replay names none.
+		spent := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, CreatedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now}
+		must(t, f.db.CreateCode(t.Context(), "acme", spent))
+		_, err = f.db.RedeemCode(t.Context(), "acme", spent.Hash, now, nil, nil)
+		must(t, err)
+		if first, err := f.db.RedeemCode(t.Context(), "acme", spent.Hash, now, nil, nil); !errors.Is(err, grantpkg.ErrReused) || first != "" {
+			t.Fatalf("replay of a code used without a family: %q %v", first, err)
 		}
 		expired := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, CreatedAt: now, ExpiresAt: now.Add(-time.Second), AuthTime: now}
 		must(t, f.db.CreateCode(t.Context(), "acme", expired))
-		_, err = f.db.RedeemCode(t.Context(), "acme", expired.Hash, now)
+		_, err = f.db.RedeemCode(t.Context(), "acme", expired.Hash, now, nil, nil)
 		wantErr(t, "RedeemCode(expired)", err, derrors.NotFound, "")
 		mkTenant(t, f.db, "other")
-		_, err = f.db.RedeemCode(t.Context(), "other", c.Hash, now)
+		_, err = f.db.RedeemCode(t.Context(), "other", c.Hash, now, nil, nil)
 		wantErr(t, "RedeemCode(other tenant)", err, derrors.NotFound, "")
+		_, err = f.db.GetCode(t.Context(), "other", c.Hash)
+		wantErr(t, "GetCode(other tenant)", err, derrors.NotFound, "")
 	})
 
 	t.Run("Refresh rotation R-OID-3", func(t *testing.T) {
@@ -165,7 +198,7 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		wantErr(t, "GetFamily(app deleted)", err, derrors.NotFound, "")
 		_, err = f.db.GetRefresh(t.Context(), "acme", r.Hash)
 		wantErr(t, "GetRefresh(app deleted)", err, derrors.NotFound, "")
-		_, err = f.db.RedeemCode(t.Context(), "acme", c.Hash, now)
+		_, err = f.db.RedeemCode(t.Context(), "acme", c.Hash, now, nil, nil)
 		wantErr(t, "RedeemCode(app deleted)", err, derrors.NotFound, "")
 	})
 

@@ -1,0 +1,258 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The SQLite writer: group commit and background checkpoints.
+//
+// SQLite lets one connection write at a time, and a commit costs more than
+// the small statements of a token request: the WAL frames of every page it
+// touched are written out, and every thousand pages the committing
+// connection also checkpointed the WAL into the database file, fsync
+// included, while every other write waited. Under load, writes queued
+// behind that one connection and the server used barely more than one
+// core. So:
+//
+//   - One goroutine owns the write connection. Concurrent write
+//     transactions (DB.tx, and DB.exec outside a transaction) queue to it,
+//     and it runs all that are waiting as one SQLite transaction, each in a
+//     savepoint of its own: a function that fails rolls back only its own
+//     changes. Each caller returns once the shared commit is done, with the
+//     commit's error if it failed, so a write is durable (to the WAL) when
+//     its call returns, as before; only the number of commits shrinks.
+//   - Automatic checkpoints are off on the write connection; a second
+//     connection checkpoints (PASSIVE: never blocking readers or the
+//     writer) after every checkpointEvery commits, and every
+//     checkpointInterval when there were any.
+
+const (
+	// maxBatch bounds the writes grouped into one commit, so that one
+	// commit's latency stays bounded.
+	maxBatch           = 64
+	checkpointEvery    = 256
+	checkpointInterval = time.Second
+)
+
+var errClosed = errors.New("store: closed")
+
+type writeOp struct {
+	ctx  context.Context
+	fn   func(*sql.Tx) error
+	done chan error // buffered, 1
+}
+
+var opPool = sync.Pool{New: func() any { return &writeOp{done: make(chan error, 1)} }}
+
+type writer struct {
+	db        *sql.DB // the write connection (one)
+	ckpt      *sql.DB // the checkpoint connection (one)
+	ops       chan *writeOp
+	quit      chan struct{}
+	wg        sync.WaitGroup
+	kick      chan struct{} // a checkpoint is due
+	commits   int           // since the last kick; run's goroutine only
+	dirty     atomic.Bool   // commits since the last checkpoint
+	savepoint [3]*sql.Stmt  // SAVEPOINT, RELEASE, ROLLBACK TO
+}
+
+func newWriter(db, ckpt *sql.DB) (*writer, error) {
+	w := &writer{db: db, ckpt: ckpt, ops: make(chan *writeOp), quit: make(chan struct{}), kick: make(chan struct{}, 1)}
+	for i, q := range []string{"SAVEPOINT w", "RELEASE w", "ROLLBACK TO w"} {
+		st, err := db.Prepare(q)
+		if err != nil {
+			w.closeStatements()
+			return nil, fmt.Errorf("store: prepare %q: %w", q, err)
+		}
+		w.savepoint[i] = st
+	}
+	w.wg.Add(2)
+	go w.run()
+	go w.checkpoints()
+	return w, nil
+}
+
+func (w *writer) closeStatements() {
+	for _, st := range w.savepoint {
+		if st != nil {
+			_ = st.Close()
+		}
+	}
+}
+
+// close stops the writer after the batch in progress; later writes fail.
+func (w *writer) close() {
+	close(w.quit)
+	w.wg.Wait()
+	w.closeStatements()
+}
+
+// do runs fn in a write transaction, grouped with the writes waiting at the
+// same time, and returns once that transaction committed or failed.
+func (w *writer) do(ctx context.Context, fn func(*sql.Tx) error) error {
+	op := opPool.Get().(*writeOp)
+	op.ctx, op.fn = ctx, fn
+	select {
+	case w.ops <- op:
+	case <-w.quit:
+		w.release(op)
+		return errClosed
+	case <-ctx.Done():
+		w.release(op)
+		return ctx.Err()
+	}
+	// Once handed over, the op is always answered, even after ctx ends:
+	// its write may already be in the transaction.
+	err := <-op.done
+	w.release(op)
+	return err
+}
+
+func (w *writer) release(op *writeOp) {
+	op.ctx, op.fn = nil, nil
+	opPool.Put(op)
+}
+
+func (w *writer) run() {
+	defer w.wg.Done()
+	batch := make([]*writeOp, 0, maxBatch)
+	errs := make([]error, 0, maxBatch)
+	for {
+		select {
+		case op := <-w.ops:
+			batch = append(batch[:0], op)
+		case <-w.quit:
+			return
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-w.ops:
+				batch = append(batch, op)
+			default:
+				break more
+			}
+		}
+		errs = w.commit(batch, errs[:0])
+		for i, op := range batch {
+			op.done <- errs[i]
+		}
+		clear(batch)
+		w.dirty.Store(true)
+		if w.commits++; w.commits >= checkpointEvery {
+			w.checkpointDue()
+		}
+	}
+}
+
+func (w *writer) checkpointDue() {
+	w.commits = 0
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// commit runs batch in one transaction and appends each op's error to errs.
+func (w *writer) commit(batch []*writeOp, errs []error) []error {
+	ctx := context.Background()
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return appendN(errs, err, len(batch))
+	}
+	if len(batch) == 1 {
+		// Alone: no savepoint needed, the transaction is the op's.
+		op := batch[0]
+		if err := op.ctx.Err(); err != nil {
+			_ = tx.Rollback()
+			return append(errs, err)
+		}
+		if err := call(op, tx); err != nil {
+			_ = tx.Rollback()
+			return append(errs, err)
+		}
+		return append(errs, tx.Commit())
+	}
+	for _, op := range batch {
+		if err := op.ctx.Err(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := tx.StmtContext(ctx, w.savepoint[0]).ExecContext(ctx); err != nil {
+			return abort(tx, errs, err, len(batch))
+		}
+		opErr := call(op, tx)
+		if opErr != nil {
+			if _, err := tx.StmtContext(ctx, w.savepoint[2]).ExecContext(ctx); err != nil {
+				// SQLite rolled the whole transaction back (an I/O
+				// error, a full disk): nothing of the batch stays.
+				return abort(tx, errs, errors.Join(opErr, err), len(batch))
+			}
+		}
+		if _, err := tx.StmtContext(ctx, w.savepoint[1]).ExecContext(ctx); err != nil {
+			return abort(tx, errs, err, len(batch))
+		}
+		errs = append(errs, opErr)
+	}
+	if err := tx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// call runs op's function; a panic becomes its error instead of taking the
+// writer, and every later write, down with it.
+func call(op *writeOp, tx *sql.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("store: write panicked: %v", r)
+		}
+	}()
+	return op.fn(tx)
+}
+
+// abort rolls the batch back: every op, done or not, fails with err.
+func abort(tx *sql.Tx, errs []error, err error, n int) []error {
+	_ = tx.Rollback()
+	return appendN(errs[:0], err, n)
+}
+
+func appendN(errs []error, err error, n int) []error {
+	for range n {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// checkpoints copies the WAL into the database file when asked, and on a
+// timer while there are commits, off the write path.
+func (w *writer) checkpoints() {
+	defer w.wg.Done()
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.quit:
+			return
+		case <-w.kick:
+		case <-t.C:
+			if !w.dirty.Load() {
+				continue
+			}
+		}
+		w.dirty.Store(false)
+		// PASSIVE copies what it can without waiting for anyone; errors
+		// (SQLITE_BUSY from another checkpoint) are retried next time.
+		_, _ = w.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+	}
+}
