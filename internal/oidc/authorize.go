@@ -178,7 +178,7 @@ func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, cl
 		p.implicit(w, r, tid, client, req, sess, u)
 		return
 	}
-	code := grant.NewSecret()
+	code := grant.NewOrderedSecret()
 	err = p.Grants.CreateCode(ctx, tid, &grant.Code{
 		Hash: grant.Hash(code), ClientID: client.ClientID, UserID: u.ID, SID: sess.SID,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,

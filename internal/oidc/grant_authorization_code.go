@@ -125,7 +125,7 @@ func (p *Provider) newRefresh(req *tokenRequest, familyID, token string) *grant.
 // access token unless a refresh token extends it.
 func newFamily(req *tokenRequest, userID, sid string, scope []string, authTime time.Time) *grant.Family {
 	return &grant.Family{
-		ID: grant.NewID(), ClientID: req.Client.ClientID, UserID: userID, SID: sid, Scope: scope,
+		ID: grant.NewOrderedID(), ClientID: req.Client.ClientID, UserID: userID, SID: sid, Scope: scope,
 		AuthTime: authTime, CreatedAt: req.Now, ExpiresAt: req.Now.Add(req.Client.AccessTokenLifetime.D()),
 	}
 }

@@ -130,7 +130,7 @@ func (p *Provider) userTokens(ctx context.Context, req *tokenRequest, g userGran
 	}
 	var refresh string
 	if g.Refresh {
-		refresh = grant.NewSecret()
+		refresh = grant.NewOrderedSecret()
 		resp.RefreshToken = refresh
 	}
 	return resp, refresh, nil

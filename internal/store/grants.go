@@ -228,7 +228,7 @@ func (d *DB) GetRefresh(ctx context.Context, tenantID, hash string) (*grant.Refr
 }
 
 // RotateRefresh exchanges old for next exactly once; the family's expiry
-// follows its newest token.
+// stays past its newest token's.
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
 	var out *grant.Refresh
 	err := d.tx(ctx, func(tx *sql.Tx) error {
@@ -250,8 +250,11 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		if err := d.insertRefresh(ctx, tx, tenantID, next); err != nil {
 			return err
 		}
+		// The family outlives its newest token; it is extended by half a
+		// token lifetime beyond it at a time, so that most rotations leave
+		// the family's row (and its expiry index) alone.
 		_, err = d.exec(ctx, tx, "UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?",
-			micros(next.ExpiresAt), tenantID, next.FamilyID, micros(next.ExpiresAt))
+			micros(next.ExpiresAt.Add(next.ExpiresAt.Sub(next.CreatedAt)/2)), tenantID, next.FamilyID, micros(next.ExpiresAt))
 		return err
 	})
 	if errors.Is(err, grant.ErrReused) {

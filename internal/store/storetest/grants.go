@@ -159,8 +159,16 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 		gotFam, err = f.db.GetFamily(t.Context(), "acme", fam.ID)
 		must(t, err)
-		if !gotFam.ExpiresAt.Equal(r2.ExpiresAt) {
-			t.Errorf("family expiry %v, want the newest token's %v", gotFam.ExpiresAt, r2.ExpiresAt)
+		// Past the newest token's expiry, by half its lifetime: the next
+		// rotations within that half leave the family's row alone.
+		if want := r2.ExpiresAt.Add(time.Hour); !gotFam.ExpiresAt.Equal(want) {
+			t.Errorf("family expiry %v, want %v (the newest token's + half its lifetime)", gotFam.ExpiresAt, want)
+		}
+		r3 := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), FamilyID: fam.ID, CreatedAt: now.Add(30 * time.Minute), ExpiresAt: now.Add(150 * time.Minute)}
+		_, err = f.db.RotateRefresh(t.Context(), "acme", r2.Hash, now.Add(30*time.Minute), "sealed", r3)
+		must(t, err)
+		if again, _ := f.db.GetFamily(t.Context(), "acme", fam.ID); !again.ExpiresAt.Equal(gotFam.ExpiresAt) {
+			t.Errorf("family expiry moved to %v although the newest token expires before %v", again.ExpiresAt, gotFam.ExpiresAt)
 		}
 		must(t, f.db.RevokeFamily(t.Context(), "acme", fam.ID, now))
 		gotFam, err = f.db.GetFamily(t.Context(), "acme", fam.ID)
