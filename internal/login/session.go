@@ -134,7 +134,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID st
 	now := p.now()
 	secret := grant.NewSecret()
 	s := &grant.Session{
-		Hash: grant.Hash(secret), SID: grant.NewID(), UserID: u.ID,
+		Hash: grant.Hash(secret), SID: grant.NewOrderedID(), UserID: u.ID,
 		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(p.sessionLifetime()),
 	}
 	if err := p.Store.CreateSession(ctx, tenantID, s); err != nil {

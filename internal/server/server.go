@@ -111,6 +111,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, getenv func(s
 func (s *Server) routes() (http.Handler, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range sqliteOnly(s.DB.Dialect(), []struct {
+		name, help string
+		get        func(store.WriterStats) int64
+	}{
+		{"gatehouse_store_commits_total", "SQLite write transactions committed (each groups concurrent writes).", func(s store.WriterStats) int64 { return s.Commits }},
+		{"gatehouse_store_writes_total", "SQLite writes committed; writes / commits is the mean group size.", func(s store.WriterStats) int64 { return s.Writes }},
+		{"gatehouse_store_checkpoints_total", "SQLite WAL checkpoints run by the background checkpointer.", func(s store.WriterStats) int64 { return s.Checkpoints }},
+	}) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
+			func() float64 { return float64(c.get(s.DB.WriterStats())) }))
+	}
 	mux := http.NewServeMux()
 	pages, err := s.loginPages()
 	if err != nil {
@@ -262,4 +273,13 @@ func writeAdminFile(path string, c *adminapi.Credentials) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// sqliteOnly is v on SQLite and nothing on PostgreSQL, whose writes are not
+// grouped.
+func sqliteOnly[T any](d store.Dialect, v []T) []T {
+	if d != store.SQLite {
+		return nil
+	}
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,7 @@ type writer struct {
 	kick      chan struct{} // a checkpoint is due
 	commits   int           // since the last kick; run's goroutine only
 	dirty     atomic.Bool   // commits since the last checkpoint
+	stats     struct{ commits, writes, checkpoints atomic.Int64 }
 	savepoint [3]*sql.Stmt  // SAVEPOINT, RELEASE, ROLLBACK TO
 }
 
@@ -130,6 +132,8 @@ func (w *writer) run() {
 		case <-w.quit:
 			return
 		}
+		// Let the requests that are about to write join this batch.
+		runtime.Gosched()
 	more:
 		for len(batch) < maxBatch {
 			select {
@@ -143,6 +147,8 @@ func (w *writer) run() {
 		for i, op := range batch {
 			op.done <- errs[i]
 		}
+		w.stats.commits.Add(1)
+		w.stats.writes.Add(int64(len(batch)))
 		clear(batch)
 		w.dirty.Store(true)
 		if w.commits++; w.commits >= checkpointEvery {
@@ -253,6 +259,22 @@ func (w *writer) checkpoints() {
 		w.dirty.Store(false)
 		// PASSIVE copies what it can without waiting for anyone; errors
 		// (SQLITE_BUSY from another checkpoint) are retried next time.
-		_, _ = w.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		if _, err := w.ckpt.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			w.stats.checkpoints.Add(1)
+		}
+	}
+}
+
+// WriterStats counts the SQLite writer's work since Open: Writes grouped
+// into Commits (Writes/Commits is the mean group size), and Checkpoints.
+type WriterStats struct{ Commits, Writes, Checkpoints int64 }
+
+// WriterStats reports the group-commit counters; zero on PostgreSQL.
+func (d *DB) WriterStats() WriterStats {
+	if d.wr == nil {
+		return WriterStats{}
+	}
+	return WriterStats{
+		Commits: d.wr.stats.commits.Load(), Writes: d.wr.stats.writes.Load(), Checkpoints: d.wr.stats.checkpoints.Load(),
 	}
 }

@@ -17,6 +17,15 @@ import (
 // openSQLite is a migrated SQLite store in the test's directory.
 func openSQLite(t *testing.T) *DB {
 	t.Helper()
+	d := openSQLiteUnmigrated(t)
+	if err := d.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func openSQLiteUnmigrated(t *testing.T) *DB {
+	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)
@@ -30,9 +39,6 @@ func openSQLite(t *testing.T) *DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	if err := d.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
 	return d
 }
 
