@@ -61,7 +61,7 @@ type writer struct {
 	commits   int           // since the last kick; run's goroutine only
 	dirty     atomic.Bool   // commits since the last checkpoint
 	stats     struct{ commits, writes, checkpoints atomic.Int64 }
-	savepoint [3]*sql.Stmt  // SAVEPOINT, RELEASE, ROLLBACK TO
+	savepoint [3]*sql.Stmt // SAVEPOINT, RELEASE, ROLLBACK TO
 }
 
 func newWriter(db, ckpt *sql.DB) (*writer, error) {
