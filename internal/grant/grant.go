@@ -60,9 +60,14 @@ type Code struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time
 	UsedAt        time.Time
-	// FamilyID is the token family the first redemption created; a second
-	// redemption revokes it (RFC 6749 §4.1.2).
+	// FamilyID is the token family (the grant) the code belongs to: made
+	// with the code at the authorization endpoint, so that a logout before
+	// the exchange revokes the code too, and the exchange writes only the
+	// code and the refresh token. A second redemption revokes it (RFC 6749
+	// §4.1.2).
 	FamilyID string
+	// Revoked tells that the family is revoked or gone (GetCode).
+	Revoked bool
 }
 
 // Family is the set of tokens issued from one grant: refresh tokens rotate
@@ -113,13 +118,16 @@ type Store interface {
 	GetSession(ctx context.Context, tenantID, hash string) (*Session, error)
 	DeleteSession(ctx context.Context, tenantID, hash string) error
 
-	CreateCode(ctx context.Context, tenantID string, c *Code) error
+	// CreateCode stores a code and, when f is not nil, the family it
+	// belongs to (c.FamilyID = f.ID), in one transaction.
+	CreateCode(ctx context.Context, tenantID string, c *Code, f *Family) error
 	// GetCode loads a code, used, expired or not.
 	GetCode(ctx context.Context, tenantID, hash string) (*Code, error)
-	// RedeemCode marks an unused, unexpired code used and, when f is not
-	// nil, stores f (with r, when not nil) as the family the code created,
-	// in one transaction. A code already used is ErrReused, returned with
-	// the family its first use created ("" if none); an expired or unknown
+	// RedeemCode marks an unused, unexpired code used and stores, in one
+	// transaction, the family it creates when f is not nil (a code made
+	// without one), and the refresh token r when not nil; r's family then
+	// lives at least as long as r. A code already used is ErrReused,
+	// returned with the code's family ("" if none); an expired or unknown
 	// one is a derrors.NotFound.
 	RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *Family, r *Refresh) (firstFamily string, err error)
 

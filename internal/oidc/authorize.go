@@ -179,11 +179,12 @@ func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, cl
 		return
 	}
 	code := grant.NewOrderedSecret()
+	fam := codeFamily(client, u.ID, sess.SID, req.Scope, sess.AuthTime, now, p.CodeLifetime)
 	err = p.Grants.CreateCode(ctx, tid, &grant.Code{
 		Hash: grant.Hash(code), ClientID: client.ClientID, UserID: u.ID, SID: sess.SID,
 		RedirectURI: req.RedirectURI, Scope: req.Scope, Nonce: req.Nonce, CodeChallenge: req.CodeChallenge,
-		AuthTime: sess.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.CodeLifetime),
-	})
+		AuthTime: sess.AuthTime, CreatedAt: now, ExpiresAt: now.Add(p.CodeLifetime), FamilyID: fam.ID,
+	}, fam)
 	if err != nil {
 		p.serverError(w, r, err)
 		return

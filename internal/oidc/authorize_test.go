@@ -621,6 +621,58 @@ func TestAuthorizationCodeLifetime(t *testing.T) {
 	}
 }
 
+// TestCodeRevokedWithItsGrant: the code's token family is made with it, so
+// a logout (the session's families revoked) between the authorization and
+// the exchange makes the code invalid_grant (R-OID-2, R-OID-10), and the
+// tokens of a good exchange belong to the code's family.
+func TestCodeRevokedWithItsGrant(t *testing.T) {
+	e := newAuthEnv(t)
+	session := e.login(t)
+	redeem := func(code string) *httptest.ResponseRecorder {
+		return e.token(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {e.web.RedirectURIs[0]}}, e.web.ClientID, e.web.Secret)
+	}
+	ctx := context.Background()
+	hash := func(code string) string { return grant.Hash(code) }
+
+	code := e.codeFor(t, session, e.web)
+	c, err := e.db.GetCode(ctx, testTenant, hash(code))
+	if err != nil || c.FamilyID == "" {
+		t.Fatalf("the stored code has no family: %+v %v", c, err)
+	}
+	fams, err := e.db.SessionFamilies(ctx, testTenant, c.SID)
+	if err != nil || len(fams) != 1 || fams[0].ID != c.FamilyID {
+		t.Fatalf("session families %v %v, want the code's", fams, err)
+	}
+	if err := e.db.RevokeFamily(ctx, testTenant, c.FamilyID, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if w := redeem(code); w.Code != http.StatusBadRequest || tokenError(t, w) != "invalid_grant" {
+		t.Fatalf("the code of a revoked grant: %d %s, want 400 invalid_grant", w.Code, w.Body)
+	}
+
+	code = e.codeFor(t, session, e.web)
+	c, err = e.db.GetCode(ctx, testTenant, hash(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := redeem(code)
+	if w.Code != http.StatusOK {
+		t.Fatalf("exchange: %d %s", w.Code, w.Body)
+	}
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.RefreshToken != "" {
+		rt, err := e.db.GetRefresh(ctx, testTenant, grant.Hash(tok.RefreshToken))
+		if err != nil || rt.FamilyID != c.FamilyID {
+			t.Fatalf("the refresh token's family: %+v %v, want %s", rt, err, c.FamilyID)
+		}
+	}
+}
+
 // TestAuthorizationCodeBoundToClient: a code issued to one client is
 // invalid_grant for another, even one with the same redirect URI and valid
 // credentials of its own (RFC 6749 §4.1.3); a public client cannot redeem a

@@ -253,13 +253,18 @@ func fbDecode(tb testing.TB, w *httptest.ResponseRecorder) fbTokens {
 func (f *flowBench) newCode(tb testing.TB) string { return f.newCodeFor(tb, f.web) }
 
 func (f *flowBench) newCodeFor(tb testing.TB, c fbClient) string {
-	code := grant.NewSecret()
+	code := grant.NewOrderedSecret()
 	now := time.Now()
+	sid := grant.NewOrderedID()
+	fam := &grant.Family{
+		ID: grant.NewOrderedID(), ClientID: c.ClientID, UserID: f.user.ID, SID: sid, Scope: strings.Fields(fbScope),
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute + c.RefreshTokenLifetime.D()),
+	}
 	err := f.db.CreateCode(context.Background(), fbTenant, &grant.Code{
-		Hash: grant.Hash(code), ClientID: c.ClientID, UserID: f.user.ID, SID: grant.NewID(),
+		Hash: grant.Hash(code), ClientID: c.ClientID, UserID: f.user.ID, SID: sid,
 		RedirectURI: fbRedirect, Scope: strings.Fields(fbScope), Nonce: "n", CodeChallenge: fbChallenge,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute),
-	})
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute), FamilyID: fam.ID,
+	}, fam)
 	if err != nil {
 		tb.Fatal(err)
 	}

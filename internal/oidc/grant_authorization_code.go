@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
@@ -35,6 +36,10 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 	}
 	if !req.Now.Before(c.ExpiresAt) {
 		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
+	}
+	if c.Revoked {
+		// A logout (or a revocation) since the authorization ends it.
+		return nil, oauth.InvalidGrant("the authorization was revoked")
 	}
 	resp, f, r, err := p.codeTokens(ctx, req, c)
 	if err != nil {
@@ -70,7 +75,8 @@ func (p *Provider) codeReused(ctx context.Context, req *tokenRequest, familyID s
 }
 
 // codeTokens checks the code against the request and mints the tokens, and
-// the family and refresh token to store with the redemption.
+// what to store with the redemption: the refresh token, and the family if
+// the code has none yet.
 func (p *Provider) codeTokens(ctx context.Context, req *tokenRequest, c *grant.Code) (*TokenResponse, *grant.Family, *grant.Refresh, error) {
 	// RFC 6749 §4.1.3: the code was issued to this client, for this
 	// redirect_uri, exactly.
@@ -94,13 +100,34 @@ func (p *Provider) codeTokens(ctx context.Context, req *tokenRequest, c *grant.C
 		}
 		return nil, nil, nil, err
 	}
-	refresh := refreshAllowed(req.Client, c.Scope)
-	f := newFamily(req, u.ID, c.SID, c.Scope, c.AuthTime)
-	resp, rt, err := p.userTokens(ctx, req, userGrant{Family: f, User: u, Nonce: c.Nonce, Refresh: refresh})
+	// The family was stored with the code; a code made without one (before
+	// they were) gets it now, stored with the redemption.
+	f, insert := &grant.Family{
+		ID: c.FamilyID, ClientID: c.ClientID, UserID: u.ID, SID: c.SID, Scope: c.Scope, AuthTime: c.AuthTime, CreatedAt: c.CreatedAt,
+	}, (*grant.Family)(nil)
+	if c.FamilyID == "" {
+		f = newFamily(req, u.ID, c.SID, c.Scope, c.AuthTime)
+		insert = f
+	}
+	resp, rt, err := p.userTokens(ctx, req, userGrant{Family: f, User: u, Nonce: c.Nonce, Refresh: refreshAllowed(req.Client, c.Scope)})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return resp, f, p.maybeRefresh(req, f, rt), nil
+	return resp, insert, p.maybeRefresh(req, f, rt), nil
+}
+
+// codeFamily is the token family (the grant) a code belongs to, stored with
+// the code: it lives as long as the code and then the longest-lived token
+// the exchange may issue (R-OID-3; refresh rotations extend it).
+func codeFamily(client *app.App, userID, sid string, scope []string, authTime, now time.Time, codeLifetime time.Duration) *grant.Family {
+	life := client.AccessTokenLifetime.D()
+	if refreshAllowed(client, scope) {
+		life = max(life, client.RefreshTokenLifetime.D())
+	}
+	return &grant.Family{
+		ID: grant.NewOrderedID(), ClientID: client.ClientID, UserID: userID, SID: sid, Scope: scope,
+		AuthTime: authTime, CreatedAt: now, ExpiresAt: now.Add(codeLifetime + life),
+	}
 }
 
 // maybeRefresh makes the stored form of a new family's refresh token, if one

@@ -161,7 +161,7 @@ func (e *vcEnv) accessToken(tb testing.TB) string {
 	err := e.db.CreateCode(context.Background(), vcTenant, &grant.Code{
 		Hash: grant.Hash(code), ClientID: e.web.ClientID, UserID: e.user.ID, SID: grant.NewID(), RedirectURI: vcRedirect,
 		Scope: []string{"openid", "api"}, Nonce: "n", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute),
-	})
+	}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

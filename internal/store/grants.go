@@ -80,26 +80,36 @@ func (d *DB) DeleteSession(ctx context.Context, tenantID, hash string) error {
 	return err
 }
 
-// CreateCode stores an authorization code.
-func (d *DB) CreateCode(ctx context.Context, tenantID string, c *grant.Code) error {
-	_, err := d.exec(ctx, nil, `INSERT INTO auth_codes (tenant_id, hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		tenantID, c.Hash, c.ClientID, c.UserID, c.SID, c.RedirectURI, joinScope(c.Scope), c.Nonce, c.CodeChallenge, micros(c.AuthTime), micros(c.CreatedAt), micros(c.ExpiresAt))
-	return err
+// CreateCode stores an authorization code and, if f is not nil, its family.
+func (d *DB) CreateCode(ctx context.Context, tenantID string, c *grant.Code, f *grant.Family) error {
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		if f != nil {
+			if err := d.insertFamily(ctx, tx, tenantID, f, nil); err != nil {
+				return err
+			}
+		}
+		_, err := d.exec(ctx, tx, `INSERT INTO auth_codes (tenant_id, hash, client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, family_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			tenantID, c.Hash, c.ClientID, c.UserID, c.SID, c.RedirectURI, joinScope(c.Scope), c.Nonce, c.CodeChallenge, micros(c.AuthTime), micros(c.CreatedAt), micros(c.ExpiresAt), c.FamilyID)
+		return err
+	})
 }
 
-func (d *DB) getCode(ctx context.Context, q *sql.Tx, tenantID, hash string) (*grant.Code, error) {
+func (d *DB) getCode(ctx context.Context, tx *sql.Tx, tenantID, hash string) (*grant.Code, error) {
 	c := grant.Code{Hash: hash}
 	var scope string
 	var a, cr, e, u int64
-	err := d.row(ctx, q, `SELECT client_id, user_id, sid, redirect_uri, scope, nonce, code_challenge, auth_time, created_at, expires_at, used_at, family_id
-FROM auth_codes WHERE tenant_id = ? AND hash = ?`, tenantID, hash).
-		Scan(&c.ClientID, &c.UserID, &c.SID, &c.RedirectURI, &scope, &c.Nonce, &c.CodeChallenge, &a, &cr, &e, &u, &c.FamilyID)
+	var revoked sql.NullInt64
+	err := d.row(ctx, tx, `SELECT c.client_id, c.user_id, c.sid, c.redirect_uri, c.scope, c.nonce, c.code_challenge, c.auth_time, c.created_at, c.expires_at, c.used_at, c.family_id, f.revoked_at
+FROM auth_codes c LEFT JOIN token_families f ON f.tenant_id = c.tenant_id AND f.id = c.family_id
+WHERE c.tenant_id = ? AND c.hash = ?`, tenantID, hash).
+		Scan(&c.ClientID, &c.UserID, &c.SID, &c.RedirectURI, &scope, &c.Nonce, &c.CodeChallenge, &a, &cr, &e, &u, &c.FamilyID, &revoked)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "authorization code not found")
 	}
 	c.Scope = splitScope(scope)
 	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.UsedAt = fromMicros(a), fromMicros(cr), fromMicros(e), fromMicros(u)
+	c.Revoked = c.FamilyID != "" && (!revoked.Valid || revoked.Int64 != 0)
 	return &c, nil
 }
 
@@ -108,18 +118,17 @@ func (d *DB) GetCode(ctx context.Context, tenantID, hash string) (*grant.Code, e
 	return d.getCode(ctx, nil, tenantID, hash)
 }
 
-// RedeemCode marks the code used, once, and stores the family it creates
-// in the same transaction: the UPDATE's WHERE makes the first redemption
-// win even when two race.
+// RedeemCode marks the code used, once, and stores what the exchange
+// creates in the same transaction: the UPDATE's WHERE makes the first
+// redemption win even when two race.
 func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *grant.Family, r *grant.Refresh) (string, error) {
-	familyID := ""
-	if f != nil {
-		familyID = f.ID
-	}
 	var first string
 	err := d.tx(ctx, func(tx *sql.Tx) error {
-		res, err := d.exec(ctx, tx, "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?",
-			micros(now), familyID, tenantID, hash, micros(now))
+		query, args := "UPDATE auth_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?", []any{micros(now), tenantID, hash, micros(now)}
+		if f != nil {
+			query, args = "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?", []any{micros(now), f.ID, tenantID, hash, micros(now)}
+		}
+		res, err := d.exec(ctx, tx, query, args...)
 		if err != nil {
 			return err
 		}
@@ -138,10 +147,16 @@ func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Tim
 			first = c.FamilyID
 			return grant.ErrReused
 		}
-		if f == nil {
+		if f != nil {
+			return d.insertFamily(ctx, tx, tenantID, f, r)
+		}
+		if r == nil {
 			return nil
 		}
-		return d.insertFamily(ctx, tx, tenantID, f, r)
+		if err := d.insertRefresh(ctx, tx, tenantID, r); err != nil {
+			return err
+		}
+		return d.extendFamily(ctx, tx, tenantID, r)
 	})
 	return first, err
 }
@@ -250,12 +265,7 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		if err := d.insertRefresh(ctx, tx, tenantID, next); err != nil {
 			return err
 		}
-		// The family outlives its newest token; it is extended by half a
-		// token lifetime beyond it at a time, so that most rotations leave
-		// the family's row (and its expiry index) alone.
-		_, err = d.exec(ctx, tx, "UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?",
-			micros(next.ExpiresAt.Add(next.ExpiresAt.Sub(next.CreatedAt)/2)), tenantID, next.FamilyID, micros(next.ExpiresAt))
-		return err
+		return d.extendFamily(ctx, tx, tenantID, next)
 	})
 	if errors.Is(err, grant.ErrReused) {
 		return out, err
@@ -264,6 +274,15 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		return nil, err
 	}
 	return out, nil
+}
+
+// extendFamily keeps r's family alive at least as long as r: past r's
+// expiry by half r's lifetime at a time, so that most new tokens leave the
+// family's row (and its expiry index) alone.
+func (d *DB) extendFamily(ctx context.Context, tx *sql.Tx, tenantID string, r *grant.Refresh) error {
+	_, err := d.exec(ctx, tx, "UPDATE token_families SET expires_at = ? WHERE tenant_id = ? AND id = ? AND expires_at < ?",
+		micros(r.ExpiresAt.Add(r.ExpiresAt.Sub(r.CreatedAt)/2)), tenantID, r.FamilyID, micros(r.ExpiresAt))
+	return err
 }
 
 // UseJTI records an assertion's jti for its client until expires; a jti seen

@@ -36,7 +36,7 @@ func TestSQLiteGrantTablesRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := &grant.Code{Hash: "k1", ClientID: "c1", UserID: "u1", SID: "s1", RedirectURI: "https://a/cb", Scope: []string{"openid"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := d.CreateCode(ctx, "acme", code); err != nil {
+	if err := d.CreateCode(ctx, "acme", code, nil); err != nil {
 		t.Fatal(err)
 	}
 

@@ -60,7 +60,7 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		f := setup(t)
 		c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", RedirectURI: "https://portal.example.com/cb",
 			Scope: []string{"openid"}, Nonce: "n", CodeChallenge: "ch", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		must(t, f.db.CreateCode(t.Context(), "acme", c))
+		must(t, f.db.CreateCode(t.Context(), "acme", c, nil))
 		// Redemptions race, each with the family it would create: exactly
 		// one wins, and only its family is stored, with its refresh token.
 		var wg sync.WaitGroup
@@ -116,14 +116,14 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 		// Used up without a family (a refused exchange): a replay names none.
 		spent := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, CreatedAt: now, ExpiresAt: now.Add(time.Minute), AuthTime: now}
-		must(t, f.db.CreateCode(t.Context(), "acme", spent))
+		must(t, f.db.CreateCode(t.Context(), "acme", spent, nil))
 		_, err = f.db.RedeemCode(t.Context(), "acme", spent.Hash, now, nil, nil)
 		must(t, err)
 		if first, err := f.db.RedeemCode(t.Context(), "acme", spent.Hash, now, nil, nil); !errors.Is(err, grantpkg.ErrReused) || first != "" {
 			t.Fatalf("replay of a code used without a family: %q %v", first, err)
 		}
 		expired := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, CreatedAt: now, ExpiresAt: now.Add(-time.Second), AuthTime: now}
-		must(t, f.db.CreateCode(t.Context(), "acme", expired))
+		must(t, f.db.CreateCode(t.Context(), "acme", expired, nil))
 		_, err = f.db.RedeemCode(t.Context(), "acme", expired.Hash, now, nil, nil)
 		wantErr(t, "RedeemCode(expired)", err, derrors.NotFound, "")
 		mkTenant(t, f.db, "other")
@@ -131,6 +131,59 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		wantErr(t, "RedeemCode(other tenant)", err, derrors.NotFound, "")
 		_, err = f.db.GetCode(t.Context(), "other", c.Hash)
 		wantErr(t, "GetCode(other tenant)", err, derrors.NotFound, "")
+	})
+
+	t.Run("A code stored with its family R-OID-2 R-OID-10", func(t *testing.T) {
+		f := setup(t)
+		fam := &grantpkg.Family{ID: grantpkg.NewOrderedID(), ClientID: f.clientID, UserID: f.userID, SID: "sid", Scope: []string{"openid", "offline_access"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		code := func() *grantpkg.Code {
+			c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", RedirectURI: "https://portal.example.com/cb",
+				Scope: fam.Scope, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute), FamilyID: fam.ID}
+			return c
+		}
+		c := code()
+		must(t, f.db.CreateCode(t.Context(), "acme", c, fam))
+		got, err := f.db.GetCode(t.Context(), "acme", c.Hash)
+		must(t, err)
+		if got.FamilyID != fam.ID || got.Revoked {
+			t.Fatalf("code with its family: %+v", got)
+		}
+		gotFam, err := f.db.GetFamily(t.Context(), "acme", fam.ID)
+		must(t, err)
+		diff(t, "family stored with the code", fam, gotFam)
+		// The exchange stores only the refresh token; the family is made to
+		// outlive it.
+		r := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(4 * time.Hour)}
+		first, err := f.db.RedeemCode(t.Context(), "acme", c.Hash, now, nil, r)
+		if err != nil || first != "" {
+			t.Fatalf("redeem: %q %v", first, err)
+		}
+		_, err = f.db.GetRefresh(t.Context(), "acme", r.Hash)
+		must(t, err)
+		gotFam, err = f.db.GetFamily(t.Context(), "acme", fam.ID)
+		must(t, err)
+		if !gotFam.ExpiresAt.After(r.ExpiresAt) {
+			t.Fatalf("family expires %v, before its refresh token %v", gotFam.ExpiresAt, r.ExpiresAt)
+		}
+		if first, err := f.db.RedeemCode(t.Context(), "acme", c.Hash, now, nil, nil); !errors.Is(err, grantpkg.ErrReused) || first != fam.ID {
+			t.Fatalf("replay: %q %v", first, err)
+		}
+		// Revoking the family (a logout) before the exchange revokes the code.
+		c2 := code()
+		must(t, f.db.CreateCode(t.Context(), "acme", c2, nil))
+		must(t, f.db.RevokeFamily(t.Context(), "acme", fam.ID, now))
+		got, err = f.db.GetCode(t.Context(), "acme", c2.Hash)
+		must(t, err)
+		if !got.Revoked {
+			t.Fatalf("the code of a revoked family is not revoked: %+v", got)
+		}
+		// A code of a family that is gone counts as revoked too.
+		c3 := code()
+		c3.FamilyID = "gone"
+		must(t, f.db.CreateCode(t.Context(), "acme", c3, nil))
+		if got, err := f.db.GetCode(t.Context(), "acme", c3.Hash); err != nil || !got.Revoked {
+			t.Fatalf("the code of a missing family: %+v %v", got, err)
+		}
 	})
 
 	t.Run("Refresh rotation R-OID-3", func(t *testing.T) {
@@ -200,7 +253,7 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		r := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		must(t, f.db.CreateFamily(t.Context(), "acme", fam, r))
 		c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		must(t, f.db.CreateCode(t.Context(), "acme", c))
+		must(t, f.db.CreateCode(t.Context(), "acme", c, nil))
 		must(t, f.db.DeleteApp(t.Context(), "acme", f.clientID))
 		_, err := f.db.GetFamily(t.Context(), "acme", fam.ID)
 		wantErr(t, "GetFamily(app deleted)", err, derrors.NotFound, "")
@@ -233,7 +286,7 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 			if i%3 == 0 {
 				live = append(live, r)
 			}
-			must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}))
+			must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}, nil))
 			must(t, f.db.CreateSession(t.Context(), "acme", &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: exp}))
 			must(t, f.db.CreateRequest(t.Context(), "acme", &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, MaxAge: -1, CreatedAt: now, ExpiresAt: exp}))
 		}
@@ -288,7 +341,7 @@ func RunGrantsRaw(t *testing.T, open func(t *testing.T) (*store.DB, Raw)) {
 		for minute := 0; minute < 40; minute++ {
 			at := now.Add(time.Duration(minute) * time.Minute)
 			for i := 0; i < 10; i++ {
-				must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Minute)}))
+				must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Minute)}, nil))
 				must(t, f.db.CreateRequest(t.Context(), "acme", &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, MaxAge: -1, CreatedAt: at, ExpiresAt: at.Add(3 * time.Minute)}))
 				must(t, f.db.UseJTI(t.Context(), "acme", f.clientID, grantpkg.NewID(), at.Add(2*time.Minute)))
 			}
