@@ -138,6 +138,9 @@ type Store interface {
 	// SessionFamilies lists the unrevoked families made in an SSO session.
 	SessionFamilies(ctx context.Context, tenantID, sid string) ([]*Family, error)
 	GetRefresh(ctx context.Context, tenantID, hash string) (*Refresh, error)
+	// GetRefreshFamily loads a refresh token with its family; a token
+	// whose family is gone is a derrors.NotFound.
+	GetRefreshFamily(ctx context.Context, tenantID, hash string) (*Refresh, *Family, error)
 	// RotateRefresh marks old rotated at now with the sealed answer and stores
 	// next, if old has not been rotated yet; otherwise it returns ErrReused and
 	// the stored row (with its NextSealed).

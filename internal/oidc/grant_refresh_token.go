@@ -21,14 +21,7 @@ func (p *Provider) refreshToken(ctx context.Context, req *tokenRequest) (*TokenR
 		return nil, oauth.InvalidRequest("refresh_token is required")
 	}
 	hash := grant.Hash(rt)
-	old, err := p.Grants.GetRefresh(ctx, req.TenantID, hash)
-	if derrors.Is(err, derrors.NotFound) {
-		return nil, oauth.InvalidGrant("the refresh token is invalid")
-	}
-	if err != nil {
-		return nil, err
-	}
-	f, err := p.Grants.GetFamily(ctx, req.TenantID, old.FamilyID)
+	old, f, err := p.Grants.GetRefreshFamily(ctx, req.TenantID, hash)
 	if derrors.Is(err, derrors.NotFound) {
 		return nil, oauth.InvalidGrant("the refresh token is invalid")
 	}

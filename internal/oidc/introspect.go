@@ -165,12 +165,8 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 // liveRefresh finds an unrotated, unexpired refresh token of a live family
 // whose user is active.
 func (p *Provider) liveRefresh(ctx context.Context, tid, token string) (*grant.Refresh, *grant.Family, bool) {
-	rt, err := p.Grants.GetRefresh(ctx, tid, grant.Hash(token))
-	if err != nil || !rt.RotatedAt.IsZero() || !p.Now().Before(rt.ExpiresAt) {
-		return nil, nil, false
-	}
-	f, err := p.Grants.GetFamily(ctx, tid, rt.FamilyID)
-	if err != nil || f.Revoked() {
+	rt, f, err := p.Grants.GetRefreshFamily(ctx, tid, grant.Hash(token))
+	if err != nil || !rt.RotatedAt.IsZero() || !p.Now().Before(rt.ExpiresAt) || f.Revoked() {
 		return nil, nil, false
 	}
 	if u, err := p.Users.ActiveUser(ctx, tid, f.UserID); err != nil || grantedBeforeBlock(f.CreatedAt, u) {

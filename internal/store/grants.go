@@ -242,6 +242,26 @@ func (d *DB) GetRefresh(ctx context.Context, tenantID, hash string) (*grant.Refr
 	return d.getRefresh(ctx, nil, tenantID, hash)
 }
 
+// GetRefreshFamily loads a refresh token and its family in one query.
+func (d *DB) GetRefreshFamily(ctx context.Context, tenantID, hash string) (*grant.Refresh, *grant.Family, error) {
+	r := grant.Refresh{Hash: hash}
+	var f grant.Family
+	var scope string
+	var rc, re, rot, a, fc, fe, rv int64
+	err := d.row(ctx, nil, `SELECT r.family_id, r.created_at, r.expires_at, r.rotated_at, r.next_sealed,
+f.client_id, f.user_id, f.sid, f.scope, f.auth_time, f.created_at, f.expires_at, f.revoked_at
+FROM refresh_tokens r JOIN token_families f ON f.tenant_id = r.tenant_id AND f.id = r.family_id
+WHERE r.tenant_id = ? AND r.hash = ?`, tenantID, hash).
+		Scan(&r.FamilyID, &rc, &re, &rot, &r.NextSealed, &f.ClientID, &f.UserID, &f.SID, &scope, &a, &fc, &fe, &rv)
+	if err != nil {
+		return nil, nil, notFoundIfNoRows(err, "refresh token not found")
+	}
+	r.CreatedAt, r.ExpiresAt, r.RotatedAt = fromMicros(rc), fromMicros(re), fromMicros(rot)
+	f.ID, f.Scope = r.FamilyID, splitScope(scope)
+	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = fromMicros(a), fromMicros(fc), fromMicros(fe), fromMicros(rv)
+	return &r, &f, nil
+}
+
 // RotateRefresh exchanges old for next exactly once; the family's expiry
 // stays past its newest token's.
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {

@@ -194,6 +194,12 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		gotFam, err := f.db.GetFamily(t.Context(), "acme", fam.ID)
 		must(t, err)
 		diff(t, "family", fam, gotFam)
+		gotR, gotRF, err := f.db.GetRefreshFamily(t.Context(), "acme", r1.Hash)
+		must(t, err)
+		diff(t, "refresh token (with its family)", r1, gotR)
+		diff(t, "family (with its refresh token)", fam, gotRF)
+		_, _, err = f.db.GetRefreshFamily(t.Context(), "other", r1.Hash)
+		wantErr(t, "GetRefreshFamily(other tenant)", err, derrors.NotFound, "")
 		r2 := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
 		old, err := f.db.RotateRefresh(t.Context(), "acme", r1.Hash, now, "sealed-answer", r2)
 		must(t, err)
