@@ -118,6 +118,7 @@ func (s *Server) routes() (http.Handler, error) {
 		{"gatehouse_store_commits_total", "SQLite write transactions committed (each groups concurrent writes).", func(s store.WriterStats) int64 { return s.Commits }},
 		{"gatehouse_store_writes_total", "SQLite writes committed; writes / commits is the mean group size.", func(s store.WriterStats) int64 { return s.Writes }},
 		{"gatehouse_store_checkpoints_total", "SQLite WAL checkpoints run by the background checkpointer.", func(s store.WriterStats) int64 { return s.Checkpoints }},
+		{"gatehouse_store_wal_restarts_total", "Times the SQLite WAL was checkpointed whole and started over.", func(s store.WriterStats) int64 { return s.Restarts }},
 	}) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
 			func() float64 { return float64(c.get(s.DB.WriterStats())) }))
