@@ -125,8 +125,8 @@ type Store interface {
 	GetCode(ctx context.Context, tenantID, hash string) (*Code, error)
 	// RedeemCode marks an unused, unexpired code used and stores, in one
 	// transaction, the family it creates when f is not nil (a code made
-	// without one), and the refresh token r when not nil; r's family then
-	// lives at least as long as r. A code already used is ErrReused,
+	// without one), and the refresh token r when not nil (a code's family is
+	// made to outlive it; rotations extend it). A code already used is ErrReused,
 	// returned with the code's family ("" if none); an expired or unknown
 	// one is a derrors.NotFound.
 	RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *Family, r *Refresh) (firstFamily string, err error)

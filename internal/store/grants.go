@@ -153,10 +153,9 @@ func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Tim
 		if r == nil {
 			return nil
 		}
-		if err := d.insertRefresh(ctx, tx, tenantID, r); err != nil {
-			return err
-		}
-		return d.extendFamily(ctx, tx, tenantID, r)
+		// The family was made with the code to outlive its refresh
+		// token; each rotation extends it (RotateRefresh).
+		return d.insertRefresh(ctx, tx, tenantID, r)
 	})
 	return first, err
 }

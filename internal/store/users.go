@@ -418,32 +418,35 @@ func (d *DB) UnassignRole(ctx context.Context, tenantID, userID, role string) er
 }
 
 // Access returns the user's roles that grant a permission of the app, and
-// those permissions (R-ROL-1): one indexed join, prepared once, as it runs
-// for every token issued to a user.
+// those permissions (R-ROL-1): one indexed query, as it runs for every token
+// issued to a user. The user's row anchors it, so that a user without
+// access (one row of NULLs) is told from no user at all (no row).
 func (d *DB) Access(ctx context.Context, tenantID, userID, clientID string) ([]string, []string, error) {
-	rows, err := d.rows(ctx, nil, `SELECT ur.role_name, rp.permission FROM user_roles ur
-JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_name = ur.role_name
-WHERE ur.tenant_id = ? AND ur.user_id = ? AND rp.client_id = ?`, tenantID, userID, clientID)
+	rows, err := d.rows(ctx, nil, `SELECT ur.role_name, rp.permission FROM users u
+LEFT JOIN (user_roles ur JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_name = ur.role_name AND rp.client_id = ?)
+ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id
+WHERE u.tenant_id = ? AND u.id = ?`, clientID, tenantID, userID)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rows.Close()
 	roles, perms := []string{}, []string{}
+	found := false
 	for rows.Next() {
-		var r, p string
+		var r, p sql.NullString
 		if err := rows.Scan(&r, &p); err != nil {
 			return nil, nil, err
 		}
-		roles, perms = append(roles, r), append(perms, p)
+		found = true
+		if r.Valid && p.Valid {
+			roles, perms = append(roles, r.String), append(perms, p.String)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	if len(roles) == 0 {
-		// Nothing granted: tell a user without access from no user at all.
-		if err := d.userExists(ctx, nil, tenantID, userID); err != nil {
-			return nil, nil, err
-		}
+	if !found {
+		return nil, nil, derrors.NotFoundf("user %q not found", userID)
 	}
 	slices.Sort(roles)
 	slices.Sort(perms)
