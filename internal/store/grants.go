@@ -27,7 +27,7 @@ func (d *DB) CreateRequest(ctx context.Context, tenantID string, r *grant.Reques
 	if err != nil {
 		return err
 	}
-	_, err = d.exec(ctx, nil, "INSERT INTO auth_requests (tenant_id, id, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+	_, err = d.grantExec(ctx, "INSERT INTO auth_requests (tenant_id, id, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
 		tenantID, r.ID, r.ClientID, string(params), micros(r.CreatedAt), micros(r.ExpiresAt))
 	return err
 }
@@ -50,13 +50,13 @@ func (d *DB) GetRequest(ctx context.Context, tenantID, id string) (*grant.Reques
 
 // DeleteRequest removes a pending authorization request.
 func (d *DB) DeleteRequest(ctx context.Context, tenantID, id string) error {
-	_, err := d.exec(ctx, nil, "DELETE FROM auth_requests WHERE tenant_id = ? AND id = ?", tenantID, id)
+	_, err := d.grantExec(ctx, "DELETE FROM auth_requests WHERE tenant_id = ? AND id = ?", tenantID, id)
 	return err
 }
 
 // CreateSession stores an SSO session.
 func (d *DB) CreateSession(ctx context.Context, tenantID string, s *grant.Session) error {
-	_, err := d.exec(ctx, nil, "INSERT INTO sessions (tenant_id, hash, sid, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+	_, err := d.grantExec(ctx, "INSERT INTO sessions (tenant_id, hash, sid, user_id, auth_time, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		tenantID, s.Hash, s.SID, s.UserID, micros(s.AuthTime), micros(s.CreatedAt), micros(s.ExpiresAt))
 	return err
 }
@@ -76,13 +76,13 @@ func (d *DB) GetSession(ctx context.Context, tenantID, hash string) (*grant.Sess
 
 // DeleteSession ends an SSO session.
 func (d *DB) DeleteSession(ctx context.Context, tenantID, hash string) error {
-	_, err := d.exec(ctx, nil, "DELETE FROM sessions WHERE tenant_id = ? AND hash = ?", tenantID, hash)
+	_, err := d.grantExec(ctx, "DELETE FROM sessions WHERE tenant_id = ? AND hash = ?", tenantID, hash)
 	return err
 }
 
 // CreateCode stores an authorization code and, if f is not nil, its family.
 func (d *DB) CreateCode(ctx context.Context, tenantID string, c *grant.Code, f *grant.Family) error {
-	return d.tx(ctx, func(tx *sql.Tx) error {
+	return d.grantTx(ctx, func(tx *sql.Tx) error {
 		if f != nil {
 			if err := d.insertFamily(ctx, tx, tenantID, f, nil); err != nil {
 				return err
@@ -123,7 +123,7 @@ func (d *DB) GetCode(ctx context.Context, tenantID, hash string) (*grant.Code, e
 // redemption win even when two race.
 func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Time, f *grant.Family, r *grant.Refresh) (string, error) {
 	var first string
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.grantTx(ctx, func(tx *sql.Tx) error {
 		query, args := "UPDATE auth_codes SET used_at = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?", []any{micros(now), tenantID, hash, micros(now)}
 		if f != nil {
 			query, args = "UPDATE auth_codes SET used_at = ?, family_id = ? WHERE tenant_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?", []any{micros(now), f.ID, tenantID, hash, micros(now)}
@@ -162,7 +162,7 @@ func (d *DB) RedeemCode(ctx context.Context, tenantID, hash string, now time.Tim
 
 // CreateFamily stores a token family and its first refresh token, if any.
 func (d *DB) CreateFamily(ctx context.Context, tenantID string, f *grant.Family, r *grant.Refresh) error {
-	return d.tx(ctx, func(tx *sql.Tx) error { return d.insertFamily(ctx, tx, tenantID, f, r) })
+	return d.grantTx(ctx, func(tx *sql.Tx) error { return d.insertFamily(ctx, tx, tenantID, f, r) })
 }
 
 func (d *DB) insertFamily(ctx context.Context, tx *sql.Tx, tenantID string, f *grant.Family, r *grant.Refresh) error {
@@ -220,7 +220,7 @@ func (d *DB) SessionFamilies(ctx context.Context, tenantID, sid string) ([]*gran
 
 // RevokeFamily revokes every token of a family.
 func (d *DB) RevokeFamily(ctx context.Context, tenantID, id string, at time.Time) error {
-	_, err := d.exec(ctx, nil, "UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0", micros(at), tenantID, id)
+	_, err := d.grantExec(ctx, "UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0", micros(at), tenantID, id)
 	return err
 }
 
@@ -265,7 +265,7 @@ WHERE r.tenant_id = ? AND r.hash = ?`, tenantID, hash).
 // stays past its newest token's.
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
 	var out *grant.Refresh
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := d.grantTx(ctx, func(tx *sql.Tx) error {
 		res, err := d.exec(ctx, tx, "UPDATE refresh_tokens SET rotated_at = ?, next_sealed = ? WHERE tenant_id = ? AND hash = ? AND rotated_at = 0",
 			micros(now), nextSealed, tenantID, oldHash)
 		if err != nil {
@@ -307,7 +307,7 @@ func (d *DB) extendFamily(ctx context.Context, tx *sql.Tx, tenantID string, r *g
 // UseJTI records an assertion's jti for its client until expires; a jti seen
 // before is a Conflict (replay).
 func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error {
-	_, err := d.exec(ctx, nil, "INSERT INTO assertion_jtis (tenant_id, id, expires_at) VALUES (?, ?, ?)",
+	_, err := d.grantExec(ctx, "INSERT INTO assertion_jtis (tenant_id, id, expires_at) VALUES (?, ?, ?)",
 		tenantID, grant.Hash(clientID+"\x00"+jti), micros(expires))
 	if _, ok := uniqueViolation(err); ok {
 		return derrors.Conflictf("jti", "the assertion was already used")
@@ -317,7 +317,7 @@ func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires
 
 // SaveAccessToken stores an opaque access token's hash with its claims.
 func (d *DB) SaveAccessToken(ctx context.Context, tenantID, hash, clientID string, claims []byte, expires time.Time) error {
-	_, err := d.exec(ctx, nil, "INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)",
+	_, err := d.grantExec(ctx, "INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)",
 		tenantID, hash, clientID, string(claims), micros(expires))
 	return err
 }
@@ -334,7 +334,7 @@ func (d *DB) GetAccessToken(ctx context.Context, tenantID, hash string) ([]byte,
 
 // DeleteAccessToken removes an opaque access token (revocation).
 func (d *DB) DeleteAccessToken(ctx context.Context, tenantID, hash string) error {
-	_, err := d.exec(ctx, nil, "DELETE FROM access_tokens WHERE tenant_id = ? AND hash = ?", tenantID, hash)
+	_, err := d.grantExec(ctx, "DELETE FROM access_tokens WHERE tenant_id = ? AND hash = ?", tenantID, hash)
 	return err
 }
 
@@ -353,7 +353,7 @@ func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) 
 
 // SaveConsent stores or replaces a consent.
 func (d *DB) SaveConsent(ctx context.Context, tenantID string, c *grant.Consent) error {
-	_, err := d.exec(ctx, nil, `INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
+	_, err := d.grantExec(ctx, `INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at`,
 		tenantID, c.UserID, c.ClientID, joinScope(c.Scope), micros(c.CreatedAt))
 	return err
@@ -368,7 +368,7 @@ func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64
 	for _, t := range expiringTables {
 		// The subquery bounds each sweep so that a backlog never holds the
 		// write lock for long; the janitor comes back for the rest.
-		res, err := d.exec(ctx, nil, "DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+		res, err := d.grantExec(ctx, "DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
 			micros(now), limit)
 		if err != nil {
 			return total, err

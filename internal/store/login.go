@@ -43,13 +43,13 @@ func (d *DB) SwapLoginFailures(ctx context.Context, tenantID, subject string, ol
 		err error
 	)
 	if oldAt.IsZero() {
-		res, err = d.exec(ctx, nil, `INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
+		res, err = d.grantExec(ctx, `INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (tenant_id, subject) DO NOTHING`, tenantID, subject, count, micros(at), micros(expiresAt))
 		if foreignKeyViolation(err) {
 			return false, derrors.NotFoundf("tenant %q not found", tenantID)
 		}
 	} else {
-		res, err = d.exec(ctx, nil, `UPDATE login_failures SET failures = ?, last_at = ?, expires_at = ?
+		res, err = d.grantExec(ctx, `UPDATE login_failures SET failures = ?, last_at = ?, expires_at = ?
 WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`,
 			count, micros(at), micros(expiresAt), tenantID, subject, oldCount, micros(oldAt))
 	}
@@ -63,14 +63,14 @@ WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`,
 // DeleteLoginFailures forgets subject's failures: after a successful login,
 // or when an admin lifts a lockout. Deleting what is not there is no error.
 func (d *DB) DeleteLoginFailures(ctx context.Context, tenantID, subject string) error {
-	_, err := d.exec(ctx, nil, "DELETE FROM login_failures WHERE tenant_id = ? AND subject = ?", tenantID, subject)
+	_, err := d.grantExec(ctx, "DELETE FROM login_failures WHERE tenant_id = ? AND subject = ?", tenantID, subject)
 	return err
 }
 
 // DeleteExpiredLoginFailures deletes up to limit rows past their expiry,
 // oldest first, and returns how many it deleted.
 func (d *DB) DeleteExpiredLoginFailures(ctx context.Context, now time.Time, limit int) (int64, error) {
-	res, err := d.exec(ctx, nil, `DELETE FROM login_failures WHERE (tenant_id, subject) IN
+	res, err := d.grantExec(ctx, `DELETE FROM login_failures WHERE (tenant_id, subject) IN
 (SELECT tenant_id, subject FROM login_failures WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`, micros(now), limit)
 	if err != nil {
 		return 0, err

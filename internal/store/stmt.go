@@ -128,8 +128,21 @@ func (d *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (s
 	if d.dialect != SQLite {
 		return d.w.ExecContext(ctx, d.q(query), args...)
 	}
+	return d.execIn(ctx, d.tx, query, args...)
+}
+
+// grantExec is exec for a write of the grant tables alone (see grantTx).
+func (d *DB) grantExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d.dialect != SQLite {
+		return d.w.ExecContext(ctx, d.q(query), args...)
+	}
+	return d.execIn(ctx, d.grantTx, query, args...)
+}
+
+func (d *DB) execIn(ctx context.Context, txFn func(context.Context, func(*sql.Tx) error) error, query string, args ...any) (sql.Result, error) {
+	ctx = d.statementContext(ctx)
 	var res sql.Result
-	err := d.tx(ctx, func(tx *sql.Tx) error {
+	err := txFn(ctx, func(tx *sql.Tx) error {
 		var err error
 		res, err = d.exec(ctx, tx, query, args...)
 		return err

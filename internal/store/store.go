@@ -61,6 +61,7 @@ type DB struct {
 	wr      *writer // SQLite only
 	hot     hot
 	clients clientCache // SQLite only
+	users   userCache   // SQLite only
 	ckpt    *sql.DB     // SQLite: checkpoints
 	lock    *os.File    // SQLite: held while open
 }
@@ -246,8 +247,19 @@ func (d *DB) q(query string) string {
 // tx runs fn in a write transaction, committing when fn returns nil. On
 // SQLite the transaction is shared with concurrent writes (writer.go), so
 // fn must do its reads and writes through tx, and not call tx or exec
-// without it: that would wait for itself.
+// without it: that would wait for itself. When it returns, the user cache
+// is dropped (usercache.go); writes of the grant tables alone use grantTx.
 func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if d.wr != nil {
+		defer d.users.invalidate()
+	}
+	return d.grantTx(ctx, fn)
+}
+
+// grantTx is tx for writes that touch only the grant tables (codes,
+// families, refresh tokens, sessions, requests, consents, assertion IDs,
+// opaque tokens, login failures): they leave the user cache alone.
+func (d *DB) grantTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if d.wr != nil {
 		return d.wr.do(ctx, fn)
 	}

@@ -99,11 +99,22 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	return nil
 }
 
-// GetUser loads one user of the tenant.
+// GetUser loads one user of the tenant (on SQLite through the user cache).
 func (d *DB) GetUser(ctx context.Context, tenantID, id string) (*user.User, error) {
+	var gen uint64
+	if d.dialect == SQLite {
+		u, g, ok := d.users.user(tenantID, id)
+		if ok {
+			return u, nil
+		}
+		gen = g
+	}
 	u, err := scanUser(d.row(ctx, nil, "SELECT "+userCols+" FROM users WHERE tenant_id = ? AND id = ?", tenantID, id))
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "user %q not found", id)
+	}
+	if d.dialect == SQLite {
+		d.users.putUser(gen, u, tenantID)
 	}
 	return u, nil
 }
@@ -418,10 +429,25 @@ func (d *DB) UnassignRole(ctx context.Context, tenantID, userID, role string) er
 }
 
 // Access returns the user's roles that grant a permission of the app, and
-// those permissions (R-ROL-1): one indexed query, as it runs for every token
-// issued to a user. The user's row anchors it, so that a user without
+// those permissions (R-ROL-1): one indexed query (on SQLite through the
+// user cache), as it runs for every token issued to a user. The user's row anchors it, so that a user without
 // access (one row of NULLs) is told from no user at all (no row).
 func (d *DB) Access(ctx context.Context, tenantID, userID, clientID string) ([]string, []string, error) {
+	if d.dialect != SQLite {
+		return d.access(ctx, tenantID, userID, clientID)
+	}
+	roles, perms, gen, ok := d.users.accessOf(tenantID, userID, clientID)
+	if ok {
+		return roles, perms, nil
+	}
+	roles, perms, err := d.access(ctx, tenantID, userID, clientID)
+	if err == nil {
+		d.users.putAccess(gen, tenantID, userID, clientID, roles, perms)
+	}
+	return roles, perms, err
+}
+
+func (d *DB) access(ctx context.Context, tenantID, userID, clientID string) ([]string, []string, error) {
 	rows, err := d.rows(ctx, nil, `SELECT ur.role_name, rp.permission FROM users u
 LEFT JOIN (user_roles ur JOIN role_permissions rp ON rp.tenant_id = ur.tenant_id AND rp.role_name = ur.role_name AND rp.client_id = ?)
 ON ur.tenant_id = u.tenant_id AND ur.user_id = u.id

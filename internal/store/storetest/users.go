@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	grantpkg "github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/store"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
@@ -46,6 +48,7 @@ func RunUsers(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"User/TenantDeleteCascades_R-TEN-3", testUserTenantDelete},
 		{"Isolation/Users_R-TEN-1", testIsolationUsers},
 		{"Isolation/Roles_R-TEN-1", testIsolationRoles},
+		{"Cache/EveryWriteSeenAtOnce_R-USR-2_R-PRM-2", testUserCacheCoherent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -979,5 +982,60 @@ func testUserDeleteLeavesNoRows(t *testing.T, db *store.DB, raw Raw) {
 	}
 	for _, v := range kept {
 		diff(t, fmt.Sprintf("tables holding %q of the kept tenant", v), holds(before, v), holds(after, v))
+	}
+}
+
+// testUserCacheCoherent reads a user and their access before and after each
+// kind of write that changes them: on SQLite the reads go through the user
+// cache, which must never answer with what a write has changed (R-USR-2,
+// R-PRM-2, R-ROL-1, R-APP-11). Writes of the grant tables in between keep
+// nothing stale either.
+func testUserCacheCoherent(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	mkTenant(t, db, "acme")
+	a, _ := mkApp(t, db, "acme", "portal")
+	must(t, db.CreatePermission(ctx, "acme", a.ClientID, &app.Permission{Name: "read", CreatedAt: at(0), UpdatedAt: at(0)}, 10))
+	must(t, db.CreatePermission(ctx, "acme", a.ClientID, &app.Permission{Name: "write", CreatedAt: at(0), UpdatedAt: at(0)}, 10))
+	mkRole(t, db, "acme", "reader", grant(a.ClientID, "read"))
+	mkRole(t, db, "acme", "writer", grant(a.ClientID, "write"))
+	u := mkUser(t, db, "acme", "alice")
+	want := func(step string, roles, perms []string, state user.State) {
+		t.Helper()
+		for range 2 { // the first read may fill the cache, the second hits it
+			got := accessOf(t, db, "acme", u.ID, a.ClientID)
+			if diff := cmp.Diff(access{roles, perms}, got, equateEmpty); diff != "" {
+				t.Fatalf("%s: access (-want +got):\n%s", step, diff)
+			}
+			if s := getUser(t, db, "acme", u.ID).State; s != state {
+				t.Fatalf("%s: state %q, want %q", step, s, state)
+			}
+		}
+	}
+	want("no roles", nil, nil, user.Active)
+	must(t, db.AssignRole(ctx, "acme", u.ID, "reader"))
+	want("reader assigned", []string{"reader"}, []string{"read"}, user.Active)
+	must(t, db.CreateSession(ctx, "acme", &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewOrderedID(), UserID: u.ID, AuthTime: at(0), CreatedAt: at(0), ExpiresAt: at(0).Add(time.Hour)}))
+	want("after a grant write", []string{"reader"}, []string{"read"}, user.Active)
+	must(t, db.SetUserRoles(ctx, "acme", u.ID, []string{"reader", "writer"}))
+	want("roles set", []string{"reader", "writer"}, []string{"read", "write"}, user.Active)
+	r := getRole(t, db, "acme", "writer")
+	r.Permissions = []user.Grant{}
+	must(t, db.UpdateRole(ctx, "acme", "writer", r))
+	want("writer role emptied", []string{"reader"}, []string{"read"}, user.Active)
+	must(t, db.SetState(ctx, "acme", u.ID, user.Blocked, at(1)))
+	want("blocked", []string{"reader"}, []string{"read"}, user.Blocked)
+	must(t, db.SetState(ctx, "acme", u.ID, user.Active, at(2)))
+	want("unblocked", []string{"reader"}, []string{"read"}, user.Active)
+	must(t, db.DeletePermission(ctx, "acme", a.ClientID, "read"))
+	want("permission deleted", nil, nil, user.Active)
+	must(t, db.UnassignRole(ctx, "acme", u.ID, "writer"))
+	must(t, db.DeleteRole(ctx, "acme", "reader"))
+	want("roles gone", nil, nil, user.Active)
+	must(t, db.DeleteUser(ctx, "acme", u.ID))
+	if _, err := db.GetUser(ctx, "acme", u.ID); !derrors.Is(err, derrors.NotFound) {
+		t.Fatalf("deleted user: %v", err)
+	}
+	if _, _, err := db.Access(ctx, "acme", u.ID, a.ClientID); !derrors.Is(err, derrors.NotFound) {
+		t.Fatalf("deleted user's access: %v", err)
 	}
 }
