@@ -35,7 +35,7 @@
 #   BENCH_INTROSPECT_LOADER  wrk or flowload for the introspect-*     (wrk)
 #   BENCH_WORKERS       flowload workers (code, refresh, introspect)  (8)
 #   BENCH_LOGIN_WORKERS flowload workers for login                    (4)
-#   BENCH_CODES         codes made for each measured code run        (60000)
+#   BENCH_CODES         codes made for each measured code run        (80000)
 #   BENCH_GO            1 = also run the Go benchmarks at the end     (1)
 #   BENCH_GO_BENCHTIME  go test -benchtime for them                   (2s)
 #   BENCH_KEEP          1 = keep the temp Gatehouse data dir          (0)
@@ -61,7 +61,7 @@ THREADS=${BENCH_THREADS:-2}
 INTROSPECT_LOADER=${BENCH_INTROSPECT_LOADER:-wrk}
 WORKERS=${BENCH_WORKERS:-8}
 LOGIN_WORKERS=${BENCH_LOGIN_WORKERS:-4}
-CODES=${BENCH_CODES:-60000}
+CODES=${BENCH_CODES:-80000}
 GO_BENCH=${BENCH_GO:-1}
 GO_BENCHTIME=${BENCH_GO_BENCHTIME:-2s}
 KEEP=${BENCH_KEEP:-0}

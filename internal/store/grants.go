@@ -262,7 +262,8 @@ WHERE r.tenant_id = ? AND r.hash = ?`, tenantID, hash).
 }
 
 // RotateRefresh exchanges old for next exactly once; the family's expiry
-// stays past its newest token's.
+// stays past its newest token's. The stored old row comes back only with
+// ErrReused.
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
 	var out *grant.Refresh
 	err := d.grantTx(ctx, func(tx *sql.Tx) error {
@@ -275,10 +276,10 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		if err != nil {
 			return err
 		}
-		if out, err = d.getRefresh(ctx, tx, tenantID, oldHash); err != nil {
-			return err
-		}
 		if n == 0 {
+			if out, err = d.getRefresh(ctx, tx, tenantID, oldHash); err != nil {
+				return err
+			}
 			return grant.ErrReused
 		}
 		if err := d.insertRefresh(ctx, tx, tenantID, next); err != nil {
@@ -289,10 +290,7 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 	if errors.Is(err, grant.ErrReused) {
 		return out, err
 	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return nil, err
 }
 
 // extendFamily keeps r's family alive at least as long as r: past r's

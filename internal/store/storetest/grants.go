@@ -199,9 +199,11 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		_, _, err = f.db.GetRefreshFamily(t.Context(), "other", r1.Hash)
 		wantErr(t, "GetRefreshFamily(other tenant)", err, derrors.NotFound, "")
 		r2 := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewSecret()), FamilyID: fam.ID, CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour)}
-		old, err := f.db.RotateRefresh(t.Context(), "acme", r1.Hash, now, "sealed-answer", r2)
+		_, err = f.db.RotateRefresh(t.Context(), "acme", r1.Hash, now, "sealed-answer", r2)
 		must(t, err)
-		if old.Hash != r1.Hash || old.RotatedAt.IsZero() || old.NextSealed != "sealed-answer" {
+		old, err := f.db.GetRefresh(t.Context(), "acme", r1.Hash)
+		must(t, err)
+		if old.Hash != r1.Hash || !old.RotatedAt.Equal(now) || old.NextSealed != "sealed-answer" {
 			t.Fatalf("rotated: %+v", old)
 		}
 		// A second rotation of the same token: ErrReused with the stored answer.
