@@ -360,9 +360,23 @@ ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope
 // expiringTables are the tables the janitor sweeps, children first.
 var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens"}
 
-// DeleteExpired deletes up to limit expired rows per table, oldest first.
+// DeleteExpired deletes up to limit expired rows per table, oldest first,
+// and the families of codes that expired unused.
 func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	var total int64
+	// A code's family is made with the code and lives as long as the
+	// tokens it may get; a code that expired unused leaves it behind, so it
+	// goes first, while the code still names it (the codes go next, in the
+	// same order).
+	res, err := d.grantExec(ctx, `DELETE FROM token_families WHERE (tenant_id, id) IN
+(SELECT tenant_id, family_id FROM auth_codes WHERE used_at = 0 AND family_id <> '' AND expires_at <= ? ORDER BY expires_at LIMIT ?)`,
+		micros(now), limit)
+	if err != nil {
+		return 0, err
+	}
+	total, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
 	for _, t := range expiringTables {
 		// The subquery bounds each sweep so that a backlog never holds the
 		// write lock for long; the janitor comes back for the rest.

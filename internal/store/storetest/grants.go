@@ -278,6 +278,35 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		must(t, f.db.UseJTI(t.Context(), "other", f.clientID, "j1", now.Add(time.Minute)))
 	})
 
+	t.Run("Janitor: the family of a code that expired unused goes with it", func(t *testing.T) {
+		f := setup(t)
+		mk := func(expires time.Time) (*grantpkg.Code, *grantpkg.Family) {
+			fam := &grantpkg.Family{ID: grantpkg.NewOrderedID(), ClientID: f.clientID, UserID: f.userID, SID: "sid", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+			c := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", AuthTime: now, CreatedAt: now, ExpiresAt: expires, FamilyID: fam.ID}
+			must(t, f.db.CreateCode(t.Context(), "acme", c, fam))
+			return c, fam
+		}
+		_, abandoned := mk(now.Add(-time.Second))
+		used, usedFam := mk(now.Add(time.Minute))
+		_, pending := mk(now.Add(time.Minute))
+		_, err := f.db.RedeemCode(t.Context(), "acme", used.Hash, now, nil, nil)
+		must(t, err)
+		// An hour later: the used code and the pending one have expired too;
+		// only the unused ones take their family along.
+		n, err := f.db.DeleteExpired(t.Context(), now.Add(time.Hour), 100)
+		must(t, err)
+		if n != 5 { // 2 families, 3 codes
+			t.Fatalf("deleted %d rows, want 5", n)
+		}
+		for _, gone := range []*grantpkg.Family{abandoned, pending} {
+			if _, err := f.db.GetFamily(t.Context(), "acme", gone.ID); !derrors.Is(err, derrors.NotFound) {
+				t.Fatalf("the family of a code that expired unused: %v", err)
+			}
+		}
+		_, err = f.db.GetFamily(t.Context(), "acme", usedFam.ID)
+		must(t, err)
+	})
+
 	t.Run("Janitor keeps tables bounded", func(t *testing.T) {
 		f := setup(t)
 		var live []*grantpkg.Refresh
