@@ -306,7 +306,7 @@ func (a *API) authorize(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	payload, err := ks.Verify(tok)
+	payload, err := ks.Verify(tok, keys.TypAccessToken)
 	if err != nil {
 		return derrors.Unauthenticatedf("the bearer token is not valid")
 	}

@@ -70,7 +70,7 @@ func TestGenerate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.Verify(tok)
+			got, err := s.Verify(tok, TypJWT)
 			if err != nil || string(got) != `{"a":1}` {
 				t.Fatalf("verify: %q %v", got, err)
 			}
@@ -85,13 +85,31 @@ func TestGenerate(t *testing.T) {
 			if got, err := jws.Verify(&j); err != nil || string(got) != `{"a":1}` {
 				t.Fatalf("go-jose verify: %q %v", got, err)
 			}
-			if _, err := s.Verify(tok[:len(tok)-4] + "AAAA"); err == nil {
+			if _, err := s.Verify(tok[:len(tok)-4]+"AAAA", TypJWT); err == nil {
 				t.Fatal("a tampered signature verifies")
+			}
+			// One kind of token does not pass for another (RFC 8725 §3.11).
+			if _, err := s.Verify(tok, TypAccessToken); err == nil {
+				t.Fatal("a typ JWT token verifies as an access token")
 			}
 		})
 	}
 	if _, err := Generate("acme", "HS256", now); err == nil {
 		t.Fatal("HS256 accepted")
+	}
+}
+
+func TestTypIs(t *testing.T) {
+	for _, c := range []struct {
+		got  any
+		want bool
+	}{
+		{"at+jwt", true}, {"AT+JWT", true}, {"application/at+jwt", true}, {"Application/At+JWT", true},
+		{"JWT", false}, {"application/", false}, {"at+jwt ", false}, {nil, false}, {42, false},
+	} {
+		if typIs(c.got, TypAccessToken) != c.want {
+			t.Errorf("typIs(%v, at+jwt) = %v", c.got, !c.want)
+		}
 	}
 }
 

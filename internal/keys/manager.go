@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,14 +45,19 @@ func (s *Set) Sign(typ string, payload []byte) (string, error) {
 	return sg.sign(payload)
 }
 
-// Verify checks a compact JWS signed by one of the set's published keys and
-// returns its payload.
-func (s *Set) Verify(token string) ([]byte, error) {
+// Verify checks a compact JWS of the given typ (TypAccessToken, TypJWT,
+// …) signed by one of the set's published keys and returns its payload. The
+// typ keeps one kind of token from passing for another (RFC 8725 §3.11,
+// RFC 9068 §4): an ID token is no access token.
+func (s *Set) Verify(token, typ string) ([]byte, error) {
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errBadSignature
 	}
 	h := jws.Signatures[0].Header
+	if !typIs(h.ExtraHeaders[jose.HeaderType], typ) {
+		return nil, errBadSignature
+	}
 	pub, ok := s.public[h.KeyID]
 	if !ok || pub.alg != h.Algorithm {
 		return nil, errBadSignature
@@ -64,6 +70,19 @@ func (s *Set) Verify(token string) ([]byte, error) {
 }
 
 var errBadSignature = derrors.Unauthenticatedf("token signature is not valid")
+
+// typIs compares a typ header with want, case-insensitively and with or
+// without the "application/" prefix (RFC 7515 §4.1.9).
+func typIs(got any, want string) bool {
+	s, ok := got.(string)
+	if !ok {
+		return false
+	}
+	if len(s) > len("application/") && strings.EqualFold(s[:len("application/")], "application/") {
+		s = s[len("application/"):]
+	}
+	return strings.EqualFold(s, want)
+}
 
 type publicKey struct {
 	key crypto.PublicKey

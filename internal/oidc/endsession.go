@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/keys"
 )
 
 // endSession is RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0):
@@ -66,7 +67,7 @@ func (p *Provider) idTokenAudience(r *http.Request, tid, token string) (string, 
 	if err != nil {
 		return "", false
 	}
-	payload, err := ks.Verify(token)
+	payload, err := ks.Verify(token, keys.TypJWT)
 	if err != nil {
 		return "", false
 	}

@@ -144,7 +144,7 @@ func (p *Provider) verifiedAccess(ctx context.Context, tid, token string, now in
 		c := *cached
 		return &c, true
 	}
-	payload, err := ks.Verify(token)
+	payload, err := ks.Verify(token, keys.TypAccessToken)
 	if err != nil {
 		return nil, false
 	}

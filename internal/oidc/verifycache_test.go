@@ -231,7 +231,7 @@ func TestVerifyCacheHit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := ks.Verify(tok)
+	payload, err := ks.Verify(tok, keys.TypAccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestVerifyCacheKeyRetired(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ks.Verify(tok); err == nil {
+			if _, err := ks.Verify(tok, keys.TypAccessToken); err == nil {
 				t.Fatal("the token still verifies with the tenant's keys")
 			}
 			if in := e.introspect(t, tok); in["active"] != false {

@@ -1338,7 +1338,7 @@ func testManagerInit(t *testing.T, db *store.DB) {
 			diff(t, "JWKS kids (active first)", []string{byState[keys.StateActive][0], byState[keys.StateNext][0]}, jwksKIDs(t, set.JWKS))
 			tok, err := set.Sign(keys.TypJWT, []byte(`{"sub":"alice"}`))
 			must(t, err)
-			payload, err := set.Verify(tok)
+			payload, err := set.Verify(tok, keys.TypJWT)
 			must(t, err)
 			diff(t, "verified payload", `{"sub":"alice"}`, string(payload))
 		})
@@ -1409,12 +1409,12 @@ func testManagerRotate(t *testing.T, db *store.DB) {
 		t.Errorf("replica: version %d active %s; want 2 and %s", s2.Version, s2.Active().KID, oldNext)
 	}
 	diff(t, "replica JWKS after Rotate", []string{oldNext, newNext, oldActive}, jwksKIDs(t, s2.JWKS))
-	if _, err := s2.Verify(tok); err != nil {
+	if _, err := s2.Verify(tok, keys.TypAccessToken); err != nil {
 		t.Errorf("a token signed before the rotation no longer verifies: %v", err)
 	}
 	fresh, err := s2.Sign(keys.TypJWT, []byte(`{}`))
 	must(t, err)
-	if _, err := s2.Verify(fresh); err != nil {
+	if _, err := s2.Verify(fresh, keys.TypJWT); err != nil {
 		t.Errorf("a token signed with the new active key does not verify: %v", err)
 	}
 
@@ -1424,7 +1424,7 @@ func testManagerRotate(t *testing.T, db *store.DB) {
 		s, err := m.Get(ctx, "acme")
 		must(t, err)
 		diff(t, fmt.Sprintf("replica %d JWKS past RetireAt", i+1), []string{oldNext, newNext}, jwksKIDs(t, s.JWKS))
-		_, err = s.Verify(tok)
+		_, err = s.Verify(tok, keys.TypAccessToken)
 		wantErr(t, "Verify(token of a retired key)", err, derrors.Unauthenticated, "")
 	}
 
@@ -1563,11 +1563,11 @@ func testIsolationKeys(t *testing.T, db *store.DB) {
 	// a key under the same kid, and the other way round.
 	tokA, err := setA.Sign(keys.TypJWT, []byte(`{"iss":"a"}`))
 	must(t, err)
-	_, err = setB.Verify(tokA)
+	_, err = setB.Verify(tokA, keys.TypJWT)
 	wantErr(t, "B verifies A's token", err, derrors.Unauthenticated, "")
 	tokB, err := setB.Sign(keys.TypJWT, []byte(`{"iss":"b"}`))
 	must(t, err)
-	_, err = setA.Verify(tokB)
+	_, err = setA.Verify(tokB, keys.TypJWT)
 	wantErr(t, "A verifies B's token", err, derrors.Unauthenticated, "")
 }
 
