@@ -65,3 +65,33 @@ func TestHashPrefix(t *testing.T) {
 		t.Fatal("two secrets with one prefix share a key")
 	}
 }
+
+// FuzzHash: Hash reads tokens that clients send. Whatever the input, it
+// returns the same key for the same secret, a bare hex SHA-256 or a time
+// prefix, a dot and one, and never echoes more of the secret than the
+// 12-digit prefix.
+func FuzzHash(f *testing.F) {
+	for _, s := range []string{"", "x", NewSecret(), NewOrderedSecret(), "0123456789ab.", "0123456789ab.\x00", "ffffffffffff.abc", "0123456789AB.x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := Hash(s)
+		if k != Hash(s) {
+			t.Fatal("not deterministic")
+		}
+		switch len(k) {
+		case 64:
+		case orderedPrefix + 1 + 64:
+			if !ordered(s) || k[:orderedPrefix+1] != s[:orderedPrefix+1] {
+				t.Fatalf("prefixed key %q for %q", k, s)
+			}
+		default:
+			t.Fatalf("key %q of length %d", k, len(k))
+		}
+		for _, c := range k[len(k)-64:] {
+			if !strings.ContainsRune("0123456789abcdef", c) {
+				t.Fatalf("key %q is not hex", k)
+			}
+		}
+	})
+}
