@@ -164,8 +164,8 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 // Close closes every connection.
 func (d *DB) Close() error {
 	if d.wr != nil {
+		// d.wr stays set: writes after Close fail with errClosed.
 		d.wr.close()
-		d.wr = nil
 	}
 	d.closeStatements()
 	err := d.w.Close()

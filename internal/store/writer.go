@@ -64,6 +64,7 @@ type writer struct {
 	ckpt      *sql.DB // the checkpoint connection (one)
 	ops       chan *writeOp
 	quit      chan struct{}
+	closeOnce sync.Once
 	wg        sync.WaitGroup
 	kick      chan struct{} // a checkpoint is due
 	commits   int           // since the last kick; run's goroutine only
@@ -100,10 +101,13 @@ func (w *writer) closeStatements() {
 }
 
 // close stops the writer after the batch in progress; later writes fail.
+// Closing twice is harmless.
 func (w *writer) close() {
-	close(w.quit)
-	w.wg.Wait()
-	w.closeStatements()
+	w.closeOnce.Do(func() {
+		close(w.quit)
+		w.wg.Wait()
+		w.closeStatements()
+	})
 }
 
 // do runs fn in a write transaction, grouped with the writes waiting at the

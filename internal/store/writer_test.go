@@ -156,10 +156,10 @@ func TestGroupCommitConcurrent(t *testing.T) {
 // After Close a write fails at once instead of waiting forever.
 func TestWriteAfterClose(t *testing.T) {
 	d := openSQLite(t)
-	wr := d.wr
-	wr.close()
-	d.wr = nil // Close (cleanup) must not stop it twice
-	if err := wr.do(t.Context(), insertTenant(d, "late")); !errors.Is(err, errClosed) {
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.tx(t.Context(), insertTenant(d, "late")); !errors.Is(err, errClosed) {
 		t.Fatalf("write after close: %v, want errClosed", err)
 	}
 }
