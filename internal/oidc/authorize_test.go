@@ -3,7 +3,6 @@ package oidc_test
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,12 +22,9 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
-	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
-	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
-	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
@@ -139,41 +134,15 @@ type authEnv struct {
 func newAuthEnv(tb testing.TB) *authEnv {
 	tb.Helper()
 	ctx := context.Background()
-	mk := make([]byte, 32)
-	if _, err := rand.Read(mk); err != nil {
-		tb.Fatal(err)
-	}
-	ring, err := seal.NewRing(mk)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(ctx, store.Options{Path: filepath.Join(tb.TempDir(), "g.db"), Seal: ring})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	e := &authEnv{db: db, clock: &testClock{t: time.Now().Truncate(time.Second)}}
-	now := e.clock.Now()
-	km := &keys.Manager{Store: db, Now: time.Now, RefreshInterval: 5 * time.Second, RetireAfter: time.Hour}
-	for _, name := range []string{testTenant, "other"} {
-		if err := db.CreateTenant(ctx, &tenant.Tenant{Name: name, DisplayName: name, SigningAlg: tenant.AlgES256, CreatedAt: now, UpdatedAt: now}); err != nil {
-			tb.Fatal(err)
-		}
-		if err := km.Init(ctx, name, tenant.AlgES256); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	apps := &app.Service{Store: fixedIDs{db}, Hasher: ring, Limits: app.DefaultLimits, Now: e.clock.Now}
+	clock := &testClock{t: time.Now().Truncate(time.Second)}
+	b := newTestBase(tb, baseOptions{tenants: []string{testTenant, "other"}, now: clock.Now,
+		appStore: func(db *store.DB) app.Store { return fixedIDs{db} }})
+	db, ring, apps, km := b.db, b.ring, b.apps, b.keys
+	e := &authEnv{db: db, clock: clock}
 	mkApp := func(a *app.App) testApp {
 		tb.Helper()
-		c, err := apps.Create(ctx, testTenant, a, app.SecretOptions{})
-		if err != nil {
-			tb.Fatalf("create app %s: %v", a.Name, err)
-		}
-		return testApp{App: c.App, Secret: c.ClientSecret}
+		c, secret := b.mkApp(tb, testTenant, a)
+		return testApp{App: c, Secret: secret}
 	}
 	e.web = mkApp(&app.App{Name: "web", Type: app.Web, FirstParty: true, Scopes: []string{"api"},
 		RedirectURIs: []string{"https://app.example.com/callback", "https://app.example.com/cb2?x=1"}, RefreshTokenLifetime: -1})
@@ -199,6 +168,7 @@ func newAuthEnv(tb testing.TB) *authEnv {
 
 	// Small argon2id parameters: the race detector makes the default ones slow.
 	users := &user.Service{Store: db, Now: e.clock.Now, Params: user.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+	var err error
 	if e.user, err = users.Create(ctx, testTenant, &user.User{Username: "alice", Email: "alice@example.com", State: user.Active}, testPassword); err != nil {
 		tb.Fatal(err)
 	}

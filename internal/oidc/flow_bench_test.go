@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -26,12 +25,9 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
-	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
-	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
-	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
@@ -101,38 +97,12 @@ type flowBench struct {
 func newFlowBench(tb testing.TB, params user.Params, logins int) *flowBench {
 	tb.Helper()
 	ctx := context.Background()
-	mk := make([]byte, 32)
-	if _, err := rand.Read(mk); err != nil {
-		tb.Fatal(err)
-	}
-	ring, err := seal.NewRing(mk)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(ctx, store.Options{Path: filepath.Join(tb.TempDir(), "g.db"), Seal: ring})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	if err := db.CreateTenant(ctx, &tenant.Tenant{Name: fbTenant, DisplayName: fbTenant, SigningAlg: tenant.AlgES256, CreatedAt: now, UpdatedAt: now}); err != nil {
-		tb.Fatal(err)
-	}
-	km := &keys.Manager{Store: db, Now: time.Now, RefreshInterval: 5 * time.Second, RetireAfter: time.Hour}
-	if err := km.Init(ctx, fbTenant, tenant.AlgES256); err != nil {
-		tb.Fatal(err)
-	}
-	apps := &app.Service{Store: db, Hasher: ring, Limits: app.DefaultLimits, Now: time.Now}
+	b := newTestBase(tb, baseOptions{tenants: []string{fbTenant}})
+	db, ring, apps, km := b.db, b.ring, b.apps, b.keys
 	mkApp := func(a *app.App) fbClient {
 		tb.Helper()
-		c, err := apps.Create(ctx, fbTenant, a, app.SecretOptions{})
-		if err != nil {
-			tb.Fatalf("create app %s: %v", a.Name, err)
-		}
-		return fbClient{c.App, c.ClientSecret}
+		c, secret := b.mkApp(tb, fbTenant, a)
+		return fbClient{c, secret}
 	}
 	f := &flowBench{db: db}
 	// Defaults as `gatehouse app create --type web --first-party --scope api`
@@ -149,6 +119,7 @@ func newFlowBench(tb testing.TB, params user.Params, logins int) *flowBench {
 	f.cO = mkApp(&app.App{Name: "svco", Type: app.S2S, Scopes: []string{"api"}, AccessTokenFormat: app.TokenOpaque})
 
 	users := &user.Service{Store: db, Now: time.Now, Params: params}
+	var err error
 	if f.user, err = users.Create(ctx, fbTenant, &user.User{Username: fbUsername, Email: "alice@example.com", State: user.Active}, fbPassword); err != nil {
 		tb.Fatal(err)
 	}

@@ -1,14 +1,11 @@
 package oidc_test
 
 import (
-	"context"
-	"crypto/rand"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
-	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
-	"github.com/gatehouse-id/gatehouse/internal/seal"
-	"github.com/gatehouse-id/gatehouse/internal/store"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 )
 
@@ -32,39 +26,13 @@ type fixture struct {
 
 func newFixture(tb testing.TB, alg string) *fixture {
 	tb.Helper()
-	ctx := context.Background()
-	mk := make([]byte, 32)
-	_, _ = rand.Read(mk)
-	ring, err := seal.NewRing(mk)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(ctx, store.Options{Path: filepath.Join(tb.TempDir(), "g.db"), Seal: ring})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	if err := db.CreateTenant(ctx, &tenant.Tenant{Name: "bench", DisplayName: "bench", SigningAlg: alg, CreatedAt: now, UpdatedAt: now}); err != nil {
-		tb.Fatal(err)
-	}
-	km := &keys.Manager{Store: db, Now: time.Now, RefreshInterval: 5 * time.Second, RetireAfter: time.Hour}
-	if err := km.Init(ctx, "bench", alg); err != nil {
-		tb.Fatal(err)
-	}
-	svc := &app.Service{Store: db, Hasher: ring, Limits: app.DefaultLimits, Now: time.Now}
-	c, err := svc.Create(ctx, "bench", &app.App{Name: "svc", Type: app.S2S, Scopes: []string{"api"}}, app.SecretOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &oidc.Provider{PublicURL: "http://127.0.0.1", Apps: svc, Keys: km, Now: time.Now,
+	b := newTestBase(tb, baseOptions{tenants: []string{"bench"}, alg: alg})
+	a, secret := b.mkApp(tb, "bench", &app.App{Name: "svc", Type: app.S2S, Scopes: []string{"api"}})
+	p := &oidc.Provider{PublicURL: "http://127.0.0.1", Apps: b.apps, Keys: b.keys, Now: time.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: oidc.NewMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	p.Register(mux)
-	return &fixture{mux: mux, clientID: c.App.ClientID, secret: c.ClientSecret}
+	return &fixture{mux: mux, clientID: a.ClientID, secret: secret}
 }
 
 func (f *fixture) tokenRequest() *http.Request {
