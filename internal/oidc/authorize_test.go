@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,36 +38,6 @@ const (
 	testPassword  = "correct horse battery staple"
 	codeLifetime  = 60 * time.Second
 )
-
-// testClock is a settable time source shared by the provider, the pages and
-// the services.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// directory adds ActiveUserByLogin to user.Service, as the server does.
-type directory struct{ *user.Service }
-
-func (d directory) ActiveUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error) {
-	u, err := d.Store.GetUserByLogin(ctx, tenantID, login)
-	if err != nil {
-		return nil, err
-	}
-	return d.ActiveUser(ctx, tenantID, u.ID)
-}
 
 // fixedIDs gives each app created through app.Service a client ID made of
 // its name, so that the apps have the same IDs in every process: the seed
@@ -112,7 +81,7 @@ type testApp struct {
 // the user alice.
 type authEnv struct {
 	db       *store.DB
-	clock    *testClock
+	clock    *oidc.TestClock
 	provider *oidc.Provider
 	pages    *login.Pages
 	mux      *http.ServeMux
@@ -134,14 +103,14 @@ type authEnv struct {
 func newAuthEnv(tb testing.TB) *authEnv {
 	tb.Helper()
 	ctx := context.Background()
-	clock := &testClock{t: time.Now().Truncate(time.Second)}
-	b := newTestBase(tb, baseOptions{tenants: []string{testTenant, "other"}, now: clock.Now,
-		appStore: func(db *store.DB) app.Store { return fixedIDs{db} }})
-	db, ring, apps, km := b.db, b.ring, b.apps, b.keys
+	clock := oidc.NewTestClock(time.Now().Truncate(time.Second))
+	b := oidc.NewTestBase(tb, oidc.BaseOptions{Tenants: []string{testTenant, "other"}, Now: clock.Now,
+		AppStore: func(db *store.DB) app.Store { return fixedIDs{db} }})
+	db, ring, apps, km := b.DB, b.Ring, b.Apps, b.Keys
 	e := &authEnv{db: db, clock: clock}
 	mkApp := func(a *app.App) testApp {
 		tb.Helper()
-		c, secret := b.mkApp(tb, testTenant, a)
+		c, secret := b.MkApp(tb, testTenant, a)
 		return testApp{App: c, Secret: secret}
 	}
 	e.web = mkApp(&app.App{Name: "web", Type: app.Web, FirstParty: true, Scopes: []string{"api"},
@@ -179,7 +148,7 @@ func newAuthEnv(tb testing.TB) *authEnv {
 		Limiter: limiter, CSRFKey: []byte("test form key"),
 	}
 	e.provider = &oidc.Provider{
-		PublicURL: testPublicURL, Apps: apps, Keys: km, Grants: db, Users: directory{users},
+		PublicURL: testPublicURL, Apps: apps, Keys: km, Grants: db, Users: oidc.TestDirectory{Service: users},
 		Sessions: e.pages, Seal: ring, Throttle: limiter, Now: e.clock.Now, Log: log,
 		Metrics:      oidc.NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: codeLifetime, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,

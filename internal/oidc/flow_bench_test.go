@@ -57,18 +57,6 @@ var fbVerifier, fbChallenge = func() (string, string) {
 	return v, base64.RawURLEncoding.EncodeToString(s[:])
 }()
 
-// flowBenchDirectory adds ActiveUserByLogin to user.Service, as the
-// server's directory does.
-type flowBenchDirectory struct{ *user.Service }
-
-func (d flowBenchDirectory) ActiveUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error) {
-	u, err := d.Store.GetUserByLogin(ctx, tenantID, login)
-	if err != nil {
-		return nil, err
-	}
-	return d.ActiveUser(ctx, tenantID, u.ID)
-}
-
 // fbClient is a registered app and its secret.
 type fbClient struct {
 	*app.App
@@ -97,11 +85,11 @@ type flowBench struct {
 func newFlowBench(tb testing.TB, params user.Params, logins int) *flowBench {
 	tb.Helper()
 	ctx := context.Background()
-	b := newTestBase(tb, baseOptions{tenants: []string{fbTenant}})
-	db, ring, apps, km := b.db, b.ring, b.apps, b.keys
+	b := oidc.NewTestBase(tb, oidc.BaseOptions{Tenants: []string{fbTenant}})
+	db, ring, apps, km := b.DB, b.Ring, b.Apps, b.Keys
 	mkApp := func(a *app.App) fbClient {
 		tb.Helper()
-		c, secret := b.mkApp(tb, fbTenant, a)
+		c, secret := b.MkApp(tb, fbTenant, a)
 		return fbClient{c, secret}
 	}
 	f := &flowBench{db: db}
@@ -138,7 +126,7 @@ func newFlowBench(tb testing.TB, params user.Params, logins int) *flowBench {
 		CSRFKey: []byte(ring.HashSecret("gatehouse login form key")),
 	}
 	p := &oidc.Provider{
-		PublicURL: fbPublicURL, Apps: apps, Keys: km, Grants: db, Users: flowBenchDirectory{users},
+		PublicURL: fbPublicURL, Apps: apps, Keys: km, Grants: db, Users: oidc.TestDirectory{Service: users},
 		Sessions: f.pages, Seal: ring, Throttle: limiter, ClientIP: func(r *http.Request) string { return login.ClientIP(r, nil) },
 		Now: time.Now, Log: log, Metrics: oidc.NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: time.Minute, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,

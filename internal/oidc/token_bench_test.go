@@ -26,9 +26,9 @@ type fixture struct {
 
 func newFixture(tb testing.TB, alg string) *fixture {
 	tb.Helper()
-	b := newTestBase(tb, baseOptions{tenants: []string{"bench"}, alg: alg})
-	a, secret := b.mkApp(tb, "bench", &app.App{Name: "svc", Type: app.S2S, Scopes: []string{"api"}})
-	p := &oidc.Provider{PublicURL: "http://127.0.0.1", Apps: b.apps, Keys: b.keys, Now: time.Now,
+	b := oidc.NewTestBase(tb, oidc.BaseOptions{Tenants: []string{"bench"}, Alg: alg})
+	a, secret := b.MkApp(tb, "bench", &app.App{Name: "svc", Type: app.S2S, Scopes: []string{"api"}})
+	p := &oidc.Provider{PublicURL: "http://127.0.0.1", Apps: b.Apps, Keys: b.Keys, Now: time.Now,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: oidc.NewMetrics(prometheus.NewRegistry())}
 	mux := http.NewServeMux()
 	p.Register(mux)

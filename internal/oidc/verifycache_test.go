@@ -2,14 +2,12 @@ package oidc
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
-	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
@@ -36,35 +33,6 @@ const (
 	vcTenant    = "acme"
 	vcRedirect  = "https://app.example.com/cb"
 )
-
-// vcClock is a settable time source.
-type vcClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vcClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *vcClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// vcDirectory adds ActiveUserByLogin to user.Service, as the server does.
-type vcDirectory struct{ *user.Service }
-
-func (d vcDirectory) ActiveUserByLogin(ctx context.Context, tenantID, login string) (*user.User, error) {
-	u, err := d.Store.GetUserByLogin(ctx, tenantID, login)
-	if err != nil {
-		return nil, err
-	}
-	return d.ActiveUser(ctx, tenantID, u.ID)
-}
 
 type vcApp struct {
 	*app.App
@@ -81,8 +49,8 @@ type vcEnv struct {
 	db       *store.DB
 	p        *Provider
 	mux      *http.ServeMux
-	clock    *vcClock
-	keyClock *vcClock
+	clock    *TestClock
+	keyClock *TestClock
 	users    *user.Service
 	user     *user.User
 	web, svc vcApp
@@ -92,50 +60,27 @@ type vcEnv struct {
 func newVCEnv(tb testing.TB) *vcEnv {
 	tb.Helper()
 	ctx := context.Background()
-	mk := make([]byte, 32)
-	if _, err := rand.Read(mk); err != nil {
-		tb.Fatal(err)
-	}
-	ring, err := seal.NewRing(mk)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(ctx, store.Options{Path: filepath.Join(tb.TempDir(), "g.db"), Seal: ring})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
 	now := time.Now().Truncate(time.Second)
-	e := &vcEnv{db: db, clock: &vcClock{t: now}, keyClock: &vcClock{t: now}}
-	if err := db.CreateTenant(ctx, &tenant.Tenant{Name: vcTenant, DisplayName: vcTenant, SigningAlg: tenant.AlgES256, CreatedAt: now, UpdatedAt: now}); err != nil {
-		tb.Fatal(err)
-	}
-	km := &keys.Manager{Store: db, Now: e.keyClock.Now, RefreshInterval: 5 * time.Second, RetireAfter: 2 * time.Hour}
-	if err := km.Init(ctx, vcTenant, tenant.AlgES256); err != nil {
-		tb.Fatal(err)
-	}
-	apps := &app.Service{Store: db, Hasher: ring, Limits: app.DefaultLimits, Now: e.clock.Now}
+	clock, keyClock := NewTestClock(now), NewTestClock(now)
+	b := NewTestBase(tb, BaseOptions{Tenants: []string{vcTenant}, Now: clock.Now, KeysNow: keyClock.Now, RetireAfter: 2 * time.Hour})
+	db, ring, apps, km := b.DB, b.Ring, b.Apps, b.Keys
+	e := &vcEnv{db: db, clock: clock, keyClock: keyClock}
 	mkApp := func(a *app.App) vcApp {
 		tb.Helper()
-		c, err := apps.Create(ctx, vcTenant, a, app.SecretOptions{})
-		if err != nil {
-			tb.Fatalf("create app %s: %v", a.Name, err)
-		}
-		return vcApp{c.App, c.ClientSecret}
+		c, secret := b.MkApp(tb, vcTenant, a)
+		return vcApp{c, secret}
 	}
 	e.web = mkApp(&app.App{Name: "web", Type: app.Web, FirstParty: true, Scopes: []string{"api"}, RedirectURIs: []string{vcRedirect}})
 	e.svc = mkApp(&app.App{Name: "svc", Type: app.S2S, Scopes: []string{"api"}})
 	e.rs = mkApp(&app.App{Name: "rs", Type: app.S2S})
 	// Small argon2id parameters: the race detector makes the default ones slow.
 	e.users = &user.Service{Store: db, Now: e.clock.Now, Params: user.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+	var err error
 	if e.user, err = e.users.Create(ctx, vcTenant, &user.User{Username: "alice", Email: "alice@example.com", State: user.Active}, "correct horse battery staple"); err != nil {
 		tb.Fatal(err)
 	}
 	e.p = &Provider{
-		PublicURL: vcPublicURL, Apps: apps, Keys: km, Grants: db, Users: vcDirectory{e.users}, Seal: ring,
+		PublicURL: vcPublicURL, Apps: apps, Keys: km, Grants: db, Users: TestDirectory{e.users}, Seal: ring,
 		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: time.Minute, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,
 	}
