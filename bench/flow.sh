@@ -41,6 +41,9 @@
 #   BENCH_KEEP          1 = keep the temp Gatehouse data dir          (0)
 #   BENCH_GATEHOUSE_ARGS  extra `gatehouse serve` arguments, e.g.
 #                       "--debug-listen 127.0.0.1:6060" to profile    ()
+#   BENCH_OP_ADAPTER    memory, or redis: oidc-provider keeps its state
+#                       in Redis as in production                     (memory)
+#   BENCH_REDIS_URL     Redis for BENCH_OP_ADAPTER=redis   (redis://127.0.0.1:6379/15)
 #
 # The table goes to stdout and bench/out/flow-results.txt; logs to
 # bench/out/flow-logs/.
@@ -65,11 +68,14 @@ CODES=${BENCH_CODES:-80000}
 GO_BENCH=${BENCH_GO:-1}
 GO_BENCHTIME=${BENCH_GO_BENCHTIME:-2s}
 KEEP=${BENCH_KEEP:-0}
+OP_ADAPTER=${BENCH_OP_ADAPTER:-memory}
+REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/15}
 READY_TIMEOUT=60
 REDIRECT=https://app.example.com/cb
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+case $OP_ADAPTER in memory | redis) ;; *) die "BENCH_OP_ADAPTER must be memory or redis" ;; esac
 
 secs() {
 	case $1 in
@@ -119,6 +125,15 @@ cleanup() {
 	done
 	if [[ -n $WORK && -d $WORK ]]; then
 		if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+	fi
+	if [[ $OP_ADAPTER == redis && -n ${OP_REDIS_PREFIX:-} ]]; then
+		# oidc-provider's keys of this run (refresh tokens would stay 30 days).
+		(cd "$OP_DIR" && REDIS_URL=$REDIS_URL PREFIX=$OP_REDIS_PREFIX timeout 60 node -e '
+			const Redis = require("ioredis");
+			const r = new Redis(process.env.REDIS_URL);
+			const s = r.scanStream({ match: process.env.PREFIX + "*", count: 1000 });
+			s.on("data", (keys) => { if (keys.length) { s.pause(); r.unlink(...keys).then(() => s.resume()); } });
+			s.on("end", () => r.quit());') || log "could not delete the oidc-provider keys under $OP_REDIS_PREFIX"
 	fi
 	exit "$rc"
 }
@@ -338,9 +353,11 @@ start_op() {
 	OP_WEB_ID=web OP_WEB_SECRET=$(randsecret)
 	OP_RS_ID=rs OP_RS_SECRET=$(randsecret)
 	OP_MINT=$(randsecret)
+	OP_REDIS_PREFIX="gatehouse-bench:$(randsecret):"
 	OP_PORT=$OP_PORT OP_CLIENT_ID=$OP_CC_ID OP_CLIENT_SECRET=$OP_CC_SECRET OP_FLOW=1 \
 		OP_WEB_CLIENT_ID=$OP_WEB_ID OP_WEB_CLIENT_SECRET=$OP_WEB_SECRET OP_WEB_REDIRECT=$REDIRECT \
 		OP_RS_CLIENT_ID=$OP_RS_ID OP_RS_CLIENT_SECRET=$OP_RS_SECRET OP_MINT_SECRET=$OP_MINT NODE_ENV=production \
+		OP_ADAPTER=$OP_ADAPTER OP_REDIS_URL=$REDIS_URL OP_REDIS_PREFIX=$OP_REDIS_PREFIX \
 		node "$OP_DIR/server.mjs" >>"$LOGS/oidc-provider.log" 2>&1 &
 	OP_PID=$!
 	PIDS+=("$OP_PID")
@@ -450,7 +467,7 @@ if want gatehouse; then
 fi
 if want oidc-provider; then
 	start_op
-	INFO+=("oidc-provider $(node -p 'require(process.argv[1]).version' "$OP_DIR/node_modules/oidc-provider/package.json") on node $(node --version), in-memory adapter, one process")
+	INFO+=("oidc-provider $(node -p 'require(process.argv[1]).version' "$OP_DIR/node_modules/oidc-provider/package.json") on node $(node --version), $OP_ADAPTER adapter, one process")
 	log "oidc-provider on 127.0.0.1:$OP_PORT; checking every scenario once"
 	flowload oidc-provider -scenario check || die "oidc-provider: check failed"
 fi

@@ -18,6 +18,10 @@
 //   OP_RS_CLIENT_ID, OP_RS_CLIENT_SECRET     a resource server that may only
 //                     call the introspection endpoint
 //   OP_MINT_SECRET    bearer secret of POST /bench/mint (see mint() below)
+//   OP_ADAPTER        "memory" (default) or "redis": where the provider
+//                     keeps its state; redis needs OP_REDIS_URL
+//                     (redis://127.0.0.1:6379/N) and uses keys under
+//                     OP_REDIS_PREFIX (default: a random one; redis_adapter.mjs)
 // and the provider gets: a bigger in-memory store (the default keeps 1,000
 // entries), an account model (one user, "alice"), the
 // introspection endpoint, refresh token rotation on every use, and a second
@@ -33,6 +37,8 @@ import * as crypto from 'node:crypto';
 import Provider from 'oidc-provider';
 import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
+
+import { redisAdapter } from './redis_adapter.mjs';
 
 const port = Number.parseInt(process.env.OP_PORT ?? '', 10);
 const clientId = process.env.OP_CLIENT_ID;
@@ -64,6 +70,24 @@ const accountId = 'alice';
 const flowStore = flow ? new LRU({ maxSize: 1_000_000 }) : undefined;
 if (flow && (!web.id || !web.secret || !web.redirect || !rs.id || !rs.secret || !mintSecret || mintSecret.length < 16)) {
   console.error('OP_FLOW=1 needs OP_WEB_CLIENT_ID, OP_WEB_CLIENT_SECRET, OP_WEB_REDIRECT, OP_RS_CLIENT_ID, OP_RS_CLIENT_SECRET and OP_MINT_SECRET (16+ characters)');
+  process.exit(2);
+}
+
+// Where the flow benchmarks keep the provider's state: the (bigger)
+// in-memory development adapter, or Redis as in production.
+const adapterKind = process.env.OP_ADAPTER ?? 'memory';
+let flowAdapter;
+if (adapterKind === 'redis') {
+  if (!process.env.OP_REDIS_URL) {
+    console.error('OP_ADAPTER=redis needs OP_REDIS_URL');
+    process.exit(2);
+  }
+  const RedisAdapter = redisAdapter(process.env.OP_REDIS_URL, process.env.OP_REDIS_PREFIX ?? `gatehouse-bench:${crypto.randomBytes(6).toString('hex')}:`);
+  flowAdapter = (model) => new RedisAdapter(model);
+} else if (adapterKind === 'memory') {
+  flowAdapter = (model) => new MemoryAdapter(model, flowStore);
+} else {
+  console.error(`OP_ADAPTER must be memory or redis, not ${adapterKind}`);
   process.exit(2);
 }
 
@@ -161,7 +185,7 @@ const configuration = {
     Grant: 30 * 24 * 60 * 60,
   },
   ...(flow ? {
-    adapter: (model) => new MemoryAdapter(model, flowStore),
+    adapter: flowAdapter,
     // One account; its claims are what Gatehouse's ID token carries for
     // the scope openid (sub and the fixed claims).
     findAccount: async (_ctx, sub) => (sub === accountId ? {

@@ -363,35 +363,79 @@ var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "
 // DeleteExpired deletes up to limit expired rows per table, oldest first,
 // and the families of codes that expired unused.
 func (d *DB) DeleteExpired(ctx context.Context, now time.Time, limit int) (int64, error) {
-	// A code's family is made with the code and lives as long as the
-	// tokens it may get; a code that expired unused leaves it behind, so it
-	// goes first, while the code still names it (the codes go next, in the
-	// same order).
-	res, err := d.grantExec(ctx, `DELETE FROM token_families WHERE (tenant_id, id) IN
-(SELECT tenant_id, family_id FROM auth_codes WHERE used_at = 0 AND family_id <> '' AND expires_at <= ? ORDER BY expires_at LIMIT ?)`,
-		micros(now), limit)
-	if err != nil {
-		return 0, err
-	}
-	total, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
+	var total int64
 	for _, t := range expiringTables {
-		// The subquery bounds each sweep so that a backlog never holds the
-		// write lock for long; the janitor comes back for the rest.
-		res, err := d.grantExec(ctx, "DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
-			micros(now), limit)
-		if err != nil {
-			return total, err
+		var n int64
+		var err error
+		if t == "auth_codes" {
+			n, err = d.deleteExpiredCodes(ctx, now, limit)
+		} else {
+			n, err = d.deleteExpiredRows(ctx, t, now, limit)
 		}
-		n, err := res.RowsAffected()
 		if err != nil {
 			return total, err
 		}
 		total += n
 	}
 	return total, nil
+}
+
+// deleteExpiredRows deletes up to limit expired rows of table t. The
+// subquery bounds each sweep so that a backlog never holds the write lock
+// for long; the janitor comes back for the rest.
+func (d *DB) deleteExpiredRows(ctx context.Context, t string, now time.Time, limit int) (int64, error) {
+	res, err := d.grantExec(ctx, "DELETE FROM "+t+" WHERE (tenant_id, "+pk2(t)+") IN (SELECT tenant_id, "+pk2(t)+" FROM "+t+" WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+		micros(now), limit)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// deleteExpiredCodes deletes up to limit expired codes and, in the same
+// transaction, the family of each that expired unused: a code's family is
+// made with the code and lives as long as the tokens it may get, so an
+// abandoned authorization would otherwise leave it behind for weeks. The
+// families go one by one by their key, from what the DELETE returns.
+func (d *DB) deleteExpiredCodes(ctx context.Context, now time.Time, limit int) (int64, error) {
+	var n int64
+	err := d.grantTx(ctx, func(tx *sql.Tx) error {
+		rows, err := d.rows(ctx, tx, `DELETE FROM auth_codes WHERE (tenant_id, hash) IN (SELECT tenant_id, hash FROM auth_codes WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+RETURNING tenant_id, family_id, used_at`, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		type family struct{ tenantID, id string }
+		var abandoned []family
+		for rows.Next() {
+			var f family
+			var used int64
+			if err := rows.Scan(&f.tenantID, &f.id, &used); err != nil {
+				rows.Close()
+				return err
+			}
+			n++
+			if used == 0 && f.id != "" {
+				abandoned = append(abandoned, f)
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, f := range abandoned {
+			res, err := d.exec(ctx, tx, "DELETE FROM token_families WHERE tenant_id = ? AND id = ?", f.tenantID, f.id)
+			if err != nil {
+				return err
+			}
+			m, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+		return nil
+	})
+	return n, err
 }
 
 // pk2 is the second primary-key column of an expiring table.

@@ -131,7 +131,9 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(o.MaxConns)
 		r.SetMaxIdleConns(o.MaxConns)
-		ckpt, err := sql.Open("sqlite", dsn)
+		// The checkpoint connection gives up after 100 ms rather than
+		// hold writers back (writer.go).
+		ckpt, err := sql.Open("sqlite", dsn+"&_pragma=busy_timeout(100)")
 		if err != nil {
 			w.Close()
 			r.Close()
