@@ -131,9 +131,7 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		}
 		r.SetMaxOpenConns(o.MaxConns)
 		r.SetMaxIdleConns(o.MaxConns)
-		// The checkpoint connection gives up after 100 ms rather than
-		// hold writers back (writer.go).
-		ckpt, err := sql.Open("sqlite", dsn+"&_pragma=busy_timeout(100)")
+		ckpt, err := sql.Open("sqlite", dsn)
 		if err != nil {
 			w.Close()
 			r.Close()

@@ -36,11 +36,12 @@ import (
 //     rewinds it only when a checkpoint has caught up with the last
 //     commit, which a PASSIVE one never does while commits keep coming.
 //     Left alone, the WAL grew by 2 GB in 30 s of code exchanges. So once
-//     it holds restartFrames, the checkpoint connection runs a RESTART
-//     checkpoint (the PASSIVE ones left it little to copy), and the next
-//     commit writes from the start of the file again. A RESTART holds
-//     writers back while it waits for readers, so that connection waits
-//     100 ms at most (its busy_timeout) and otherwise tries again later.
+//     it holds restartFrames, the writer itself, between two batches, runs
+//     a RESTART checkpoint (the PASSIVE ones left it little to copy), and
+//     the next commit writes from the start of the file again. It does so
+//     only while no PASSIVE checkpoint runs (it would wait for it); the
+//     RESTART then waits only for the readers of older snapshots, which
+//     are short.
 
 const (
 	// maxBatch bounds the writes grouped into one commit, so that one
@@ -71,6 +72,8 @@ type writer struct {
 	kick      chan struct{} // a checkpoint is due
 	commits   int           // since the last kick; run's goroutine only
 	dirty     atomic.Bool   // commits since the last checkpoint
+	restart   atomic.Bool   // the WAL is long: rewind it between batches
+	ckptMu    sync.Mutex    // held by a running checkpoint
 	longWAL   int           // frames from which the WAL is rewound (restartFrames)
 	every     int           // commits between checkpoints (checkpointEvery)
 	stats     struct{ commits, writes, checkpoints, restarts atomic.Int64 }
@@ -170,6 +173,19 @@ func (w *writer) run() {
 		if w.commits++; w.commits >= w.every {
 			w.checkpointDue()
 		}
+		if w.restart.Load() && w.ckptMu.TryLock() {
+			w.rewind()
+			w.ckptMu.Unlock()
+		}
+	}
+}
+
+// rewind checkpoints the whole WAL so that the next commit starts it over.
+func (w *writer) rewind() {
+	w.restart.Store(false)
+	var busy, frames, done int
+	if err := w.db.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done); err == nil && busy == 0 {
+		w.stats.restarts.Add(1)
 	}
 }
 
@@ -276,16 +292,15 @@ func (w *writer) checkpoints() {
 		// PASSIVE copies what it can without waiting for anyone; errors
 		// (SQLITE_BUSY from another checkpoint) are retried next time.
 		var busy, frames, done int
-		if err := w.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+		w.ckptMu.Lock()
+		err := w.ckpt.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done)
+		w.ckptMu.Unlock()
+		if err != nil {
 			continue
 		}
 		w.stats.checkpoints.Add(1)
-		if frames < w.longWAL {
-			continue
-		}
-		// Rewind: copy the rest and start the WAL over (see above).
-		if err := w.ckpt.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &done); err == nil && busy == 0 {
-			w.stats.restarts.Add(1)
+		if frames >= w.longWAL {
+			w.restart.Store(true)
 		}
 	}
 }
