@@ -118,28 +118,27 @@ func (d *DB) rows(ctx context.Context, tx *sql.Tx, query string, args ...any) (*
 // exec runs a write: in tx when it is not nil, else in a write transaction
 // of its own (on SQLite, grouped with concurrent writes by the writer).
 func (d *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	ctx = d.statementContext(ctx)
 	if tx != nil {
+		ctx = d.statementContext(ctx)
 		if st := d.txStmt(ctx, tx, query); st != nil {
 			return st.ExecContext(ctx, args...)
 		}
 		return tx.ExecContext(ctx, d.q(query), args...)
-	}
-	if d.dialect != SQLite {
-		return d.w.ExecContext(ctx, d.q(query), args...)
 	}
 	return d.execIn(ctx, d.tx, query, args...)
 }
 
 // grantExec is exec for a write of the grant tables alone (see grantTx).
 func (d *DB) grantExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d.dialect != SQLite {
-		return d.w.ExecContext(ctx, d.q(query), args...)
-	}
 	return d.execIn(ctx, d.grantTx, query, args...)
 }
 
+// execIn runs one write in a transaction of txFn's on SQLite; PostgreSQL
+// runs it on its own.
 func (d *DB) execIn(ctx context.Context, txFn func(context.Context, func(*sql.Tx) error) error, query string, args ...any) (sql.Result, error) {
+	if d.dialect != SQLite {
+		return d.w.ExecContext(ctx, d.q(query), args...)
+	}
 	ctx = d.statementContext(ctx)
 	var res sql.Result
 	err := txFn(ctx, func(tx *sql.Tx) error {
