@@ -24,6 +24,8 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH_DIR/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 OUT=$BENCH_DIR/out
 OP_DIR=$BENCH_DIR/oidc-provider
 
@@ -41,9 +43,6 @@ SCOPE=api
 BODY="grant_type=client_credentials&scope=$SCOPE"
 READY_TIMEOUT=60 # seconds a server gets to answer its readiness check
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-
 # Duration like 15s, 2m, 1h or plain seconds -> seconds.
 secs() {
 	case $1 in
@@ -54,7 +53,6 @@ secs() {
 	*) echo "$1" ;;
 	esac
 }
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 want() { [[ " $SERVERS " == *" $1 "* ]]; }
 want gatehouse || want oidc-provider || die "BENCH_SERVERS names neither gatehouse nor oidc-provider"
@@ -95,70 +93,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-forget_pid() {
-	local keep=() p
-	for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-	PIDS=("${keep[@]+"${keep[@]}"}")
-}
-
-# bg_wait LOG CMD...: run CMD in the background with stdout+stderr to LOG and
-# wait for it. A signal to this script interrupts `wait` at once (a foreground
-# child would delay the trap until it ends) and cleanup stops CMD.
-bg_wait() {
-	local logf=$1 pid rc=0
-	shift
-	"$@" >"$logf" 2>&1 &
-	pid=$!
-	PIDS+=("$pid")
-	wait "$pid" || rc=$?
-	forget_pid "$pid"
-	return "$rc"
-}
-
-stop_pid() {
-	local pid=$1
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	forget_pid "$pid"
-}
-
-# ---------------------------------------------------------------------------
-# Tools.
-install_tools() {
-	command -v curl >/dev/null || die "curl is required"
-	command -v node >/dev/null || die "node (>= 20) is required"
-	command -v npm >/dev/null || die "npm is required"
-	if ! command -v wrk >/dev/null; then
-		log "installing wrk (apt-get)"
-		local sudo=()
-		((EUID == 0)) || sudo=(sudo)
-		export DEBIAN_FRONTEND=noninteractive
-		"${sudo[@]}" apt-get install -y -qq wrk >/dev/null ||
-			{ "${sudo[@]}" apt-get update -qq && "${sudo[@]}" apt-get install -y -qq wrk >/dev/null; } ||
-			die "could not install wrk"
-	fi
-	if want oidc-provider; then
-		local pinned have
-		pinned=$(node -p 'require(process.argv[1]).dependencies["oidc-provider"]' "$OP_DIR/package.json")
-		have=$(node -p 'try { require(process.argv[1]).version } catch { "" }' \
-			"$OP_DIR/node_modules/oidc-provider/package.json")
-		if [[ $have != "$pinned" ]]; then
-			log "installing oidc-provider@$pinned (npm ci)"
-			(cd "$OP_DIR" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
-		fi
-	fi
-}
-
-free_port() {
-	node -e 'const s = require("net").createServer();
-s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
 # wait_ready URL PID NAME: poll until URL answers 200; fail if PID dies.
 wait_ready() {
 	local url=$1 pid=$2 name=$3 deadline code
@@ -170,21 +104,6 @@ wait_ready() {
 		(($(now_ms) < deadline)) || { tail -n 30 "$LOGS/$name.log" >&2 || true; die "$name not ready after ${READY_TIMEOUT}s ($url -> $code)"; }
 		sleep 0.01
 	done
-}
-
-# JSON field from stdin: json_get FIELD
-json_get() {
-	node -e 'let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-  const v = JSON.parse(s)[process.argv[1]];
-  if (v === undefined || v === null) process.exit(3);
-  console.log(v);
-});' "$1"
-}
-
-# basic_auth ID SECRET: RFC 6749 §2.3.1 (form-encode, then base64).
-basic_auth() {
-	node -e 'const f = s => encodeURIComponent(s).replace(/%20/g, "+");
-console.log(Buffer.from(f(process.argv[1]) + ":" + f(process.argv[2])).toString("base64"));' "$1" "$2"
 }
 
 # check_token NAME URL BASIC: one token request must give 200 and an ES256 JWT.
@@ -211,12 +130,6 @@ cpu_ticks() {
 	# Fields after "pid (comm) ": $1 is state (field 3), so utime (14) is $12, stime (15) $13.
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
-rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-# Busy ticks of the whole machine (user nice system irq softirq) and steal.
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
-# CPU ticks of this shell's waited-for children (cutime + cstime): wrk's share.
-children_ticks() { awk '{ sub(/^.*\) /, ""); print $14 + $15 }' "/proc/$$/stat"; }
 
 # ---------------------------------------------------------------------------
 # Load: load LABEL URL PID BASIC -> one row in the results.
