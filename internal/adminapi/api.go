@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/oauth"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
@@ -298,7 +299,7 @@ func page[T any](items []T, p tenant.Page, key func(T) string) ([]T, string) {
 // authorize checks the bearer token of an admin request.
 func (a *API) authorize(r *http.Request) error {
 	h := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(h, "Bearer ")
+	tok, ok := oauth.BearerToken(h)
 	if !ok || tok == "" || len(tok) > 8192 {
 		return derrors.Unauthenticatedf("a bearer token issued by the system tenant is required")
 	}

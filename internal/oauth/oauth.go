@@ -6,11 +6,13 @@ package oauth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -91,8 +93,14 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (url.Values, *Error) {
 		return nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		// 413, as the login page and the admin API answer an oversized body.
+		e := InvalidRequest("the body is larger than " + strconv.Itoa(MaxFormBytes) + " bytes")
+		e.Status = http.StatusRequestEntityTooLarge
+		return nil, e
+	}
 	if err != nil {
-		return nil, InvalidRequest("the body is too large or could not be read")
+		return nil, InvalidRequest("the body could not be read")
 	}
 	return ParseFormBody(string(body))
 }
@@ -270,4 +278,17 @@ func SplitScope(s string) ([]string, *Error) {
 		}
 	}
 	return parts, nil
+}
+
+// BearerToken returns the token of an Authorization header value in the
+// Bearer scheme (RFC 6750 §2.1). The scheme name is matched
+// case-insensitively (RFC 7235 §2.1); ok is false for any other scheme or
+// an empty token.
+func BearerToken(header string) (token string, ok bool) {
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimLeft(token, " ")
+	return token, token != ""
 }

@@ -42,6 +42,16 @@ func TestParseForm(t *testing.T) {
 			if got != tc.want {
 				t.Fatalf("got %q (%v), want %q", got, err, tc.want)
 			}
+			// R-OID-1, issue 8 §7: an oversized body is 413 here as on
+			// the login page; every other refusal is 400.
+			if wantStatus := http.StatusBadRequest; err != nil {
+				if tc.name == "too large" {
+					wantStatus = http.StatusRequestEntityTooLarge
+				}
+				if err.Status != wantStatus {
+					t.Errorf("status %d, want %d", err.Status, wantStatus)
+				}
+			}
 			if err == nil && form.Has("grant_type") && tc.body != "grant_type=client_credentials" {
 				t.Error("query parameters leaked into the form")
 			}
@@ -210,4 +220,29 @@ func FuzzExtractClient(f *testing.F) {
 func jwtWithSub(sub string) string {
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString([]byte(`{"alg":"ES256"}`)) + "." + enc.EncodeToString([]byte(`{"sub":"`+sub+`"}`)) + ".sig"
+}
+
+// TestBearerToken: the scheme name is case-insensitive (RFC 7235 §2.1,
+// RFC 6750 §2.1); anything but one Bearer token is refused.
+func TestBearerToken(t *testing.T) {
+	cases := []struct {
+		header, want string
+		ok           bool
+	}{
+		{"Bearer abc", "abc", true},
+		{"bearer abc", "abc", true},
+		{"BEARER abc", "abc", true},
+		{"bEaReR  abc", "abc", true},
+		{"Bearer ", "", false},
+		{"Bearer", "", false},
+		{"Basic abc", "", false},
+		{"Bearerabc", "", false},
+		{"", "", false},
+	}
+	for _, tc := range cases {
+		got, ok := BearerToken(tc.header)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tc.header, got, ok, tc.want, tc.ok)
+		}
+	}
 }

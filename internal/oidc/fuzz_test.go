@@ -528,7 +528,7 @@ func FuzzJWTAssertion(f *testing.F) {
 				t.Fatalf("accepted again (mode %d), a replay: %q", mode%4, assertion)
 			}
 			used[key] = true
-		case http.StatusBadRequest, http.StatusUnauthorized:
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge:
 			checkTokenError(t, w)
 		default:
 			t.Fatalf("status %d: %s", w.Code, w.Body)
@@ -569,7 +569,7 @@ func FuzzClientAssertion(f *testing.F) {
 				t.Fatalf("accepted again, a replay: %q", assertion)
 			}
 			used[key] = true
-		case http.StatusBadRequest, http.StatusUnauthorized:
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusRequestEntityTooLarge:
 			checkTokenError(t, w)
 		default:
 			t.Fatalf("status %d: %s", w.Code, w.Body)

@@ -43,7 +43,11 @@ func (p *Provider) password(ctx context.Context, req *tokenRequest) (*TokenRespo
 		return nil, oauth.InvalidGrant("too many failed attempts: the account is locked; an administrator can unlock it")
 	}
 	if wait > 0 {
-		return nil, oauth.InvalidGrant(fmt.Sprintf("too many failed attempts: try again in %d seconds", int(wait.Seconds()+0.999)))
+		secs, unit := int(wait.Seconds()+0.999), "seconds"
+		if secs == 1 {
+			unit = "second"
+		}
+		return nil, oauth.InvalidGrant(fmt.Sprintf("too many failed attempts: try again in %d %s", secs, unit))
 	}
 	u, err := p.Users.Authenticate(ctx, req.TenantID, username, pw)
 	if err != nil {

@@ -223,7 +223,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 // userinfo is the UserInfo endpoint (OpenID Connect Core §5.3): the claims
 // the access token's scopes allow (R-CLM-3).
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := oauth.BearerToken(r.Header.Get("Authorization"))
 	if !ok || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		http.Error(w, "a bearer access token is required", http.StatusUnauthorized)
