@@ -269,6 +269,12 @@ func (a *App) validateGrants() error {
 	if seen[GrantImplicit] && !a.DeveloperMode {
 		return derrors.Invalidf("grant_types", "implicit requires developer_mode")
 	}
+	if seen[GrantPassword] && !a.FirstParty {
+		// The password grant hands the user's password to the app: only
+		// an app under the organisation's control may see it (RFC 9700
+		// §2.4 forbids it outright; R-APP-8 keeps it for first-party apps).
+		return derrors.Invalidf("grant_types", "password is allowed only for first-party apps (first_party: true)")
+	}
 	return nil
 }
 

@@ -575,7 +575,7 @@ func TestValidateRedirectLists(t *testing.T) {
 		{"100 redirects", with(webApp(), func(a *app.App) { a.RedirectURIs = repeat("https://portal.example.com/cb%d", 100) }), valid},
 		{"101 redirects", with(webApp(), func(a *app.App) { a.RedirectURIs = repeat("https://portal.example.com/cb%d", 101) }), invalid("redirect_uris")},
 		{"101 post-logout", with(webApp(), func(a *app.App) { a.PostLogoutRedirectURIs = repeat("https://portal.example.com/bye%d", 101) }), invalid("post_logout_redirect_uris")},
-		{"web with redirects but only password grant", with(webApp(), func(a *app.App) { a.GrantTypes = []string{app.GrantPassword} }), invalid("redirect_uris")},
+		{"web with redirects but only password grant", with(webApp(), func(a *app.App) { a.GrantTypes, a.FirstParty = []string{app.GrantPassword}, true }), invalid("redirect_uris")},
 	})
 }
 
@@ -596,6 +596,9 @@ func TestValidateGrants(t *testing.T) {
 		{"spa code+refresh", grants(spaApp, false, code, refresh), valid},
 		{"spa code only", grants(spaApp, false, code), valid},
 		{"spa password", grants(spaApp, false, code, password), invalid("grant_types")},
+		// issue 8 §7: a third-party app never collects passwords
+		{"web password, third party", grants(webApp, false, code, password), invalid("grant_types")},
+		{"web password, first party", with(grants(webApp, false, code, password), func(a *app.App) { a.FirstParty = true }), valid},
 		{"spa jwt bearer", grants(spaApp, false, code, jwt), invalid("grant_types")},
 		{"spa client_credentials", grants(spaApp, false, code, cc), invalid("grant_types")},
 		{"spa refresh without code", grants(spaApp, false, refresh), invalid("grant_types")},
@@ -604,7 +607,7 @@ func TestValidateGrants(t *testing.T) {
 		{"native jwt bearer", grants(nativeApp, false, code, jwt), invalid("grant_types")},
 		{"native client_credentials", grants(nativeApp, false, cc), invalid("grant_types")},
 		{"web code+refresh", grants(webApp, false, code, refresh), valid},
-		{"web all optional", grants(webApp, false, code, refresh, password, jwt), valid},
+		{"web all optional", with(grants(webApp, false, code, refresh, password, jwt), func(a *app.App) { a.FirstParty = true }), valid},
 		{"web client_credentials", grants(webApp, false, code, cc), invalid("grant_types")},
 		{"web refresh without code", grants(webApp, false, refresh), invalid("grant_types")},
 		{"s2s client_credentials", grants(s2sApp, false, cc), valid},

@@ -15,8 +15,13 @@ import (
 func TestPasswordGrant(t *testing.T) {
 	f := newFlow(t, options{})
 	ctx := context.Background()
-	web := f.inst.createApp(t, "acme", "--type", "web", "--name", "legacy", "--redirect-uri", "https://legacy.example.com/cb",
+	web := f.inst.createApp(t, "acme", "--type", "web", "--name", "legacy", "--redirect-uri", "https://legacy.example.com/cb", "--first-party",
 		"--grant-type", "authorization_code", "--grant-type", "refresh_token", "--grant-type", "password")
+	// issue 8 §7: a third-party app cannot collect passwords.
+	if _, stderr, code := f.inst.cli(t, "app", "create", "--tenant", "acme", "--type", "web", "--name", "partner", "--redirect-uri", "https://partner.example.com/cb",
+		"--grant-type", "authorization_code", "--grant-type", "password"); code == 0 || !strings.Contains(stderr, "only for first-party apps") {
+		t.Fatalf("third-party app with the password grant: exit %d %s", code, stderr)
+	}
 	plain := f.inst.createApp(t, "acme", "--type", "web", "--name", "portal", "--redirect-uri", "https://portal.example.com/cb")
 	cfg := f.oauthConfig(web, "", "openid", "offline_access")
 

@@ -22,6 +22,11 @@ type Throttle interface {
 // the brute-force protection of the login page; every failure reads the
 // same, whether or not the user exists.
 func (p *Provider) password(ctx context.Context, req *tokenRequest) (*TokenResponse, error) {
+	if !req.Client.FirstParty {
+		// Apps registered before the rule of app.validateGrants: a third
+		// party never collects passwords.
+		return nil, oauth.UnauthorizedClient("the password grant is allowed only for first-party applications")
+	}
 	username, pw := req.Form.Get("username"), req.Form.Get("password")
 	if username == "" || pw == "" {
 		return nil, oauth.InvalidRequest("username and password are required")
