@@ -606,6 +606,27 @@ func TestFormValidation(t *testing.T) {
 	}
 }
 
+// TestRepeatedField: a login form with username or password twice is
+// refused, as the token endpoint refuses a repeated parameter, and signs
+// nobody in (issue 8 §7).
+func TestRepeatedField(t *testing.T) {
+	e := newEnv(t)
+	for _, field := range []string{"username", "password"} {
+		b := e.browser()
+		form := formValues(t, b.get(t, "/t/acme/login").Body)
+		form.Set("username", "alice")
+		form.Set("password", password)
+		form.Add(field, "mallory")
+		res := b.post(t, "/t/acme/login", form)
+		if res.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s twice: status %d, want 400", field, res.StatusCode)
+		}
+		if b.sessionCookie("acme") != nil {
+			t.Errorf("%s twice: session created", field)
+		}
+	}
+}
+
 // TestBodyLimit: a form body over 16 KiB is refused and changes nothing.
 func TestBodyLimit(t *testing.T) {
 	e := newEnv(t)

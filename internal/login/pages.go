@@ -329,6 +329,13 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 	login := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
 	page := p.loginForm(w, r, tid, req, client)
+	if len(r.PostForm["username"]) > 1 || len(r.PostForm["password"]) > 1 {
+		// As the token endpoint refuses a repeated parameter (RFC 6749
+		// §3.2): which copy counts must never be ambiguous.
+		page.Error = "The form was sent with a field twice. Sign in again."
+		p.render(w, r, http.StatusBadRequest, "login", page, page.Theme)
+		return
+	}
 	page.Username = login
 	if login == "" {
 		page.UsernameError = "Enter your username or email."
