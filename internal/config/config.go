@@ -33,44 +33,48 @@ type Config struct {
 	LogLevel           string
 	ShutdownTimeout    time.Duration
 	KeyRefreshInterval time.Duration
-	MaxApps            int
-	MaxScopes          int
-	MaxPermissions     int
-	SecretLength       int
-	DBMaxConns         int
-	AdminFile          string
-	DebugListen        string
-	GCPercent          int
-	CodeLifetime       time.Duration
-	RequestLifetime    time.Duration
-	RefreshGrace       time.Duration
-	JanitorInterval    time.Duration
-	SessionLifetime    time.Duration
-	LockoutThreshold   int
-	LockoutDuration    time.Duration
-	TrustedProxies     []string
+	// RevokedRefreshInterval is how often a replica on PostgreSQL reads the
+	// access tokens other replicas revoked.
+	RevokedRefreshInterval time.Duration
+	MaxApps                int
+	MaxScopes              int
+	MaxPermissions         int
+	SecretLength           int
+	DBMaxConns             int
+	AdminFile              string
+	DebugListen            string
+	GCPercent              int
+	CodeLifetime           time.Duration
+	RequestLifetime        time.Duration
+	RefreshGrace           time.Duration
+	JanitorInterval        time.Duration
+	SessionLifetime        time.Duration
+	LockoutThreshold       int
+	LockoutDuration        time.Duration
+	TrustedProxies         []string
 }
 
 // Default returns the documented defaults.
 func Default() Config {
 	return Config{
-		DataDir:            "./gatehouse-data",
-		Listen:             ":8080",
-		LogLevel:           "info",
-		ShutdownTimeout:    20 * time.Second,
-		KeyRefreshInterval: 5 * time.Second,
-		MaxApps:            2000,
-		MaxScopes:          1000,
-		MaxPermissions:     50,
-		SecretLength:       16,
-		GCPercent:          400,
-		CodeLifetime:       60 * time.Second,
-		RequestLifetime:    30 * time.Minute,
-		RefreshGrace:       5 * time.Second,
-		JanitorInterval:    time.Minute,
-		SessionLifetime:    12 * time.Hour,
-		LockoutThreshold:   10,
-		LockoutDuration:    15 * time.Minute,
+		DataDir:                "./gatehouse-data",
+		Listen:                 ":8080",
+		LogLevel:               "info",
+		ShutdownTimeout:        20 * time.Second,
+		KeyRefreshInterval:     5 * time.Second,
+		RevokedRefreshInterval: time.Second,
+		MaxApps:                2000,
+		MaxScopes:              1000,
+		MaxPermissions:         50,
+		SecretLength:           16,
+		GCPercent:              400,
+		CodeLifetime:           60 * time.Second,
+		RequestLifetime:        30 * time.Minute,
+		RefreshGrace:           5 * time.Second,
+		JanitorInterval:        time.Minute,
+		SessionLifetime:        12 * time.Hour,
+		LockoutThreshold:       10,
+		LockoutDuration:        15 * time.Minute,
 	}
 }
 
@@ -87,6 +91,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
 	fs.DurationVar(&c.KeyRefreshInterval, "key-refresh-interval", c.KeyRefreshInterval, "how often a replica checks for signing keys rotated by another replica")
+	fs.DurationVar(&c.RevokedRefreshInterval, "revocation-refresh-interval", c.RevokedRefreshInterval, "how often a replica on PostgreSQL reads the access tokens revoked on another replica")
 	fs.IntVar(&c.MaxApps, "max-apps-per-tenant", c.MaxApps, "most applications per tenant")
 	fs.IntVar(&c.MaxScopes, "max-scopes-per-app", c.MaxScopes, "most custom scopes per application")
 	fs.IntVar(&c.MaxPermissions, "max-permissions-per-app", c.MaxPermissions, "most permissions per application")
@@ -179,6 +184,9 @@ func (c *Config) Validate() error {
 	}
 	if c.KeyRefreshInterval < 0 || c.KeyRefreshInterval > time.Hour {
 		bad("--key-refresh-interval must be between 0 and 1h")
+	}
+	if c.RevokedRefreshInterval < 10*time.Millisecond || c.RevokedRefreshInterval > time.Minute {
+		bad("--revocation-refresh-interval must be between 10ms and 1m")
 	}
 	for _, l := range []struct {
 		name string

@@ -108,7 +108,18 @@ type Consent struct {
 	CreatedAt time.Time
 }
 
-// Store persists grants. Every method is scoped to one tenant.
+// RevokedToken is a revoked access token that no family stands for (client
+// credentials, JWT bearer): its jti is refused until the token would have
+// expired (RFC 7009, R-OID-1).
+type RevokedToken struct {
+	TenantID  string
+	JTI       string
+	ExpiresAt time.Time
+	RevokedAt time.Time
+}
+
+// Store persists grants. Every method but RevokedTokens is scoped to one
+// tenant.
 type Store interface {
 	CreateRequest(ctx context.Context, tenantID string, r *Request) error
 	GetRequest(ctx context.Context, tenantID, id string) (*Request, error)
@@ -149,6 +160,13 @@ type Store interface {
 	// UseJTI records a JWT assertion's jti until it expires; a second use
 	// is a derrors.Conflict (R-OID-4, R-OID-5).
 	UseJTI(ctx context.Context, tenantID, clientID, jti string, expires time.Time) error
+
+	// RevokeToken records a revoked access token's jti until it expires; a
+	// second revocation of the same jti changes nothing.
+	RevokeToken(ctx context.Context, tenantID, jti string, expires, at time.Time) error
+	// RevokedTokens lists the revoked tokens of every tenant recorded at or
+	// after since that have not expired at now, for each replica's copy.
+	RevokedTokens(ctx context.Context, since, now time.Time) ([]RevokedToken, error)
 
 	// Opaque access tokens (R-OID-7): the hash of the token and the JSON
 	// of the claims it stands for.

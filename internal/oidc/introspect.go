@@ -87,6 +87,13 @@ func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessCl
 		return nil, nil, nil, false
 	}
 	if c.Family == "" {
+		// No family stands for the token: a revoked JWT is known by its jti
+		// (an opaque one is deleted).
+		if !strings.HasPrefix(token, OpaquePrefix) {
+			if revoked, err := p.revoked(ctx, tid, c.JTI); err != nil || revoked {
+				return nil, nil, nil, false
+			}
+		}
 		return c, a, nil, true
 	}
 	f, err := p.Grants.GetFamily(ctx, tid, c.Family)
@@ -176,7 +183,8 @@ func (p *Provider) liveRefresh(ctx context.Context, tid, token string) (*grant.R
 }
 
 // revoke is the revocation endpoint (RFC 7009): a refresh token or an access
-// token of a user grant revokes its whole family. The answer is 200 whether
+// token of a user grant revokes its whole family; any other access token is
+// revoked alone. The answer is 200 whether
 // or not the token was known (§2.2).
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	form, client, err := p.authenticatedClient(w, r)
@@ -198,9 +206,11 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if c, _, _, ok := p.liveAccess(ctx, tid, tok); ok {
 		family = c.Family
-		if family == "" && strings.HasPrefix(tok, OpaquePrefix) && c.ClientID == client.ClientID {
-			// A client-credentials opaque token has no family: it goes.
-			if err := p.Grants.DeleteAccessToken(ctx, tid, grant.Hash(tok)); err != nil {
+		if family == "" && c.ClientID == client.ClientID {
+			// No family stands for the token (client credentials, JWT
+			// bearer): an opaque one is deleted, a JWT's jti is kept as
+			// revoked until the token expires.
+			if err := p.revokeUnfamilied(ctx, tid, tok, c); err != nil {
 				p.writeOAuthError(w, r, err)
 				return
 			}
@@ -218,6 +228,18 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// revokeUnfamilied revokes an access token that belongs to no family.
+func (p *Provider) revokeUnfamilied(ctx context.Context, tid, tok string, c *accessClaims) error {
+	if strings.HasPrefix(tok, OpaquePrefix) {
+		return p.Grants.DeleteAccessToken(ctx, tid, grant.Hash(tok))
+	}
+	if err := p.Grants.RevokeToken(ctx, tid, c.JTI, time.Unix(c.Expiry, 0), p.Now()); err != nil {
+		return err
+	}
+	p.rememberRevoked(tid, c.JTI, c.Expiry)
+	return nil
 }
 
 // userinfo is the UserInfo endpoint (OpenID Connect Core §5.3): the claims

@@ -64,9 +64,16 @@ type Provider struct {
 	// answer, for a client's concurrent retry (R-OID-3).
 	RefreshGrace time.Duration
 
+	// RevokedRefreshInterval is how often a replica reads the access tokens
+	// other replicas revoked (0: never after the first load, for a single
+	// process on SQLite).
+	RevokedRefreshInterval time.Duration
+
 	handlers map[string]grantFunc
 	// verified remembers the access tokens whose signature was verified.
 	verified verifyCache
+	// revokedSet is this replica's copy of the revoked jtis.
+	revokedSet revokedTokens
 }
 
 // Users is what the provider needs of the user directory.

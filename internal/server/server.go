@@ -135,6 +135,10 @@ func (s *Server) routes() (http.Handler, error) {
 		Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
 	}
+	if s.DB.Dialect() == store.Postgres {
+		// Other replicas revoke too; one process on SQLite sees all at once.
+		p.RevokedRefreshInterval = s.Config.RevokedRefreshInterval
+	}
 	p.Register(mux)
 	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes}
 	if err := api.Register(mux); err != nil {

@@ -313,6 +313,34 @@ func (d *DB) UseJTI(ctx context.Context, tenantID, clientID, jti string, expires
 	return err
 }
 
+// RevokeToken records a revoked access token's jti until it expires.
+func (d *DB) RevokeToken(ctx context.Context, tenantID, jti string, expires, at time.Time) error {
+	_, err := d.grantExec(ctx, "INSERT INTO revoked_tokens (tenant_id, id, expires_at, revoked_at) VALUES (?, ?, ?, ?) ON CONFLICT (tenant_id, id) DO NOTHING",
+		tenantID, jti, micros(expires), micros(at))
+	return err
+}
+
+// RevokedTokens lists the revoked tokens of every tenant recorded at or after
+// since that are unexpired at now.
+func (d *DB) RevokedTokens(ctx context.Context, since, now time.Time) ([]grant.RevokedToken, error) {
+	rows, err := d.rows(ctx, nil, "SELECT tenant_id, id, expires_at, revoked_at FROM revoked_tokens WHERE revoked_at >= ? AND expires_at > ?", micros(since), micros(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []grant.RevokedToken
+	for rows.Next() {
+		var r grant.RevokedToken
+		var exp, at int64
+		if err := rows.Scan(&r.TenantID, &r.JTI, &exp, &at); err != nil {
+			return nil, err
+		}
+		r.ExpiresAt, r.RevokedAt = fromMicros(exp), fromMicros(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // SaveAccessToken stores an opaque access token's hash with its claims.
 func (d *DB) SaveAccessToken(ctx context.Context, tenantID, hash, clientID string, claims []byte, expires time.Time) error {
 	_, err := d.grantExec(ctx, "INSERT INTO access_tokens (tenant_id, hash, client_id, claims, expires_at) VALUES (?, ?, ?, ?, ?)",
@@ -358,7 +386,7 @@ ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope
 }
 
 // expiringTables are the tables the janitor sweeps, children first.
-var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens"}
+var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens", "revoked_tokens"}
 
 // DeleteExpired deletes up to limit expired rows per table, oldest first,
 // and the families of codes that expired unused.

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,6 +280,36 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		must(t, f.db.UseJTI(t.Context(), "other", f.clientID, "j1", now.Add(time.Minute)))
 	})
 
+	t.Run("Revoked access tokens R-OID-1", func(t *testing.T) {
+		f := setup(t)
+		mkTenant(t, f.db, "other")
+		must(t, f.db.RevokeToken(t.Context(), "acme", "j1", now.Add(time.Hour), now))
+		// A second revocation keeps the first record.
+		must(t, f.db.RevokeToken(t.Context(), "acme", "j1", now.Add(2*time.Hour), now.Add(time.Minute)))
+		must(t, f.db.RevokeToken(t.Context(), "other", "j1", now.Add(time.Hour), now.Add(time.Second)))
+		must(t, f.db.RevokeToken(t.Context(), "acme", "expired", now.Add(-time.Second), now))
+		got, err := f.db.RevokedTokens(t.Context(), time.Time{}, now)
+		must(t, err)
+		slices.SortFunc(got, func(a, b grantpkg.RevokedToken) int { return strings.Compare(a.TenantID, b.TenantID) })
+		diff(t, "every unexpired revocation", []grantpkg.RevokedToken{
+			{TenantID: "acme", JTI: "j1", ExpiresAt: now.Add(time.Hour), RevokedAt: now},
+			{TenantID: "other", JTI: "j1", ExpiresAt: now.Add(time.Hour), RevokedAt: now.Add(time.Second)},
+		}, got)
+		got, err = f.db.RevokedTokens(t.Context(), now.Add(time.Second), now)
+		must(t, err)
+		if len(got) != 1 || got[0].TenantID != "other" {
+			t.Fatalf("revocations since a time: %+v", got)
+		}
+		if _, err := f.db.DeleteExpired(t.Context(), now.Add(2*time.Hour), 1000); err != nil {
+			t.Fatal(err)
+		}
+		got, err = f.db.RevokedTokens(t.Context(), time.Time{}, time.Time{})
+		must(t, err)
+		if len(got) != 0 {
+			t.Fatalf("the janitor left expired revocations: %+v", got)
+		}
+	})
+
 	t.Run("Janitor: the family of a code that expired unused goes with it", func(t *testing.T) {
 		f := setup(t)
 		mk := func(expires time.Time) (*grantpkg.Code, *grantpkg.Family) {
@@ -365,7 +397,7 @@ func RunGrantsRaw(t *testing.T, open func(t *testing.T) (*store.DB, Raw)) {
 		}{db, a.ClientID, u.ID}
 		count := func() int {
 			total := 0
-			for _, q := range []string{"auth_codes", "auth_requests", "sessions", "token_families", "refresh_tokens", "assertion_jtis"} {
+			for _, q := range []string{"auth_codes", "auth_requests", "sessions", "token_families", "refresh_tokens", "assertion_jtis", "revoked_tokens"} {
 				var n int
 				must(t, raw.DB.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM "+q).Scan(&n))
 				total += n
@@ -379,6 +411,7 @@ func RunGrantsRaw(t *testing.T, open func(t *testing.T) (*store.DB, Raw)) {
 				must(t, f.db.CreateCode(t.Context(), "acme", &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewSecret()), ClientID: f.clientID, UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(time.Minute)}, nil))
 				must(t, f.db.CreateRequest(t.Context(), "acme", &grantpkg.Request{ID: grantpkg.NewID(), ClientID: f.clientID, MaxAge: -1, CreatedAt: at, ExpiresAt: at.Add(3 * time.Minute)}))
 				must(t, f.db.UseJTI(t.Context(), "acme", f.clientID, grantpkg.NewID(), at.Add(2*time.Minute)))
+				must(t, f.db.RevokeToken(t.Context(), "acme", grantpkg.NewID(), at.Add(2*time.Minute), at))
 			}
 			for i := 0; i < 3; i++ {
 				must(t, f.db.CreateSession(t.Context(), "acme", &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: at, CreatedAt: at, ExpiresAt: at.Add(5 * time.Minute)}))
@@ -390,9 +423,9 @@ func RunGrantsRaw(t *testing.T, open func(t *testing.T) (*store.DB, Raw)) {
 			}
 			counts = append(counts, count())
 		}
-		// Inserted per minute: 10 codes, requests and jtis, 3 sessions,
-		// families and refresh tokens = 39 rows; each lives at most 10
-		// minutes, so from minute 10 on the count is flat.
+		// Inserted per minute: 10 codes, requests, jtis and revoked
+		// tokens, 3 sessions, families and refresh tokens = 49 rows; each
+		// lives at most 10 minutes, so from minute 10 on the count is flat.
 		for m := 11; m < len(counts); m++ {
 			if counts[m] != counts[10] {
 				t.Fatalf("row count still changing at minute %d: %v", m, counts)
