@@ -628,6 +628,28 @@ func TestAuthorizationCodeBoundToClient(t *testing.T) {
 	if w.Code != http.StatusBadRequest || tokenError(t, w) != "invalid_grant" {
 		t.Fatalf("another client's secret: %d %s, want 400 invalid_grant", w.Code, w.Body)
 	}
+	// Issue 8 §7: the other client did not burn it; its own client redeems
+	// it, and a replay by the other client after that revokes nothing.
+	if w = e.token(form(code), e.web.ClientID, e.web.Secret); w.Code != http.StatusOK {
+		t.Fatalf("the code after another client presented it: %d %s, want 200", w.Code, w.Body)
+	}
+	if w = e.token(form(code), e.web2.ClientID, e.web2.Secret); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "invalid or expired") {
+		t.Fatalf("a used code at another client: %d %s, want 400 as for an unknown code", w.Code, w.Body)
+	}
+	c, err := e.db.GetCode(t.Context(), testTenant, grant.Hash(code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := e.db.GetFamily(t.Context(), testTenant, c.FamilyID); err != nil || f.Revoked() {
+		t.Fatalf("another client's replay revoked the grant: %+v %v", f, err)
+	}
+	// Its own client's replay still revokes the grant (R-OID-2).
+	if w = e.token(form(code), e.web.ClientID, e.web.Secret); w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "already used") {
+		t.Fatalf("replay by its own client: %d %s", w.Code, w.Body)
+	}
+	if f, err := e.db.GetFamily(t.Context(), testTenant, c.FamilyID); err != nil || !f.Revoked() {
+		t.Fatalf("its own client's replay did not revoke the grant: %+v %v", f, err)
+	}
 
 	code = e.codeFor(t, session, e.web)
 	w = e.token(form(code), e.web.ClientID, e.web2.Secret)

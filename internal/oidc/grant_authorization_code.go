@@ -31,6 +31,13 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 	if err != nil {
 		return nil, err
 	}
+	if c.ClientID != req.Client.ClientID {
+		// RFC 6749 §4.1.3: the code was issued to another client. Whoever
+		// holds a leaked code must not be able to burn it, nor revoke
+		// what its own client got with it: refuse it untouched, as if
+		// unknown.
+		return nil, oauth.InvalidGrant("the authorization code is invalid or expired")
+	}
 	if !c.UsedAt.IsZero() {
 		return nil, p.codeReused(ctx, req, c.FamilyID)
 	}
@@ -43,8 +50,8 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 	}
 	resp, f, r, err := p.codeTokens(ctx, req, c)
 	if err != nil {
-		// A refused code is used up all the same: whoever presented it
-		// had it, and it must not be tried again (RFC 6749 §10.5).
+		// A code its own client presented wrongly is used up all the
+		// same: it must not be tried again (RFC 6749 §10.5).
 		_, rerr := p.Grants.RedeemCode(ctx, req.TenantID, hash, req.Now, nil, nil)
 		if errors.Is(rerr, grant.ErrReused) {
 			return nil, p.codeReused(ctx, req, "")
@@ -78,11 +85,8 @@ func (p *Provider) codeReused(ctx context.Context, req *tokenRequest, familyID s
 // what to store with the redemption: the refresh token, and the family if
 // the code has none yet.
 func (p *Provider) codeTokens(ctx context.Context, req *tokenRequest, c *grant.Code) (*TokenResponse, *grant.Family, *grant.Refresh, error) {
-	// RFC 6749 §4.1.3: the code was issued to this client, for this
-	// redirect_uri, exactly.
-	if c.ClientID != req.Client.ClientID {
-		return nil, nil, nil, oauth.InvalidGrant("the authorization code was issued to another client")
-	}
+	// RFC 6749 §4.1.3: for this redirect_uri, exactly (the caller checked
+	// the client).
 	if req.Form.Get("redirect_uri") != c.RedirectURI {
 		return nil, nil, nil, oauth.InvalidGrant("redirect_uri does not match the authorization request")
 	}
