@@ -16,7 +16,7 @@ build:
 lint:
 	bash scripts/test.sh --lint-only
 
-fuzz: ## run every fuzz target for FUZZTIME each (an exec count: Go 1.26 time budgets can end in a false "context deadline exceeded")
+fuzz: ## the fuzz campaign: every fuzz target for FUZZTIME each (an exec count, or a duration: FUZZTIME=10m)
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 bench-go: ## go test benchmarks of the hot paths
