@@ -130,7 +130,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	pages.Register(mux)
 	p := &oidc.Provider{
-		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Users: directory{s.Users},
+		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Tenants: s.DB, Users: directory{s.Users},
 		Sessions: pages, Seal: s.Ring, Throttle: pages.Limiter, ClientIP: func(r *http.Request) string { return login.ClientIP(r, pages.TrustedProxies) },
 		Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
