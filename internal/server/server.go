@@ -136,7 +136,7 @@ func (s *Server) routes() (http.Handler, error) {
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
 	}
 	p.Register(mux)
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}
