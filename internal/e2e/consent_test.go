@@ -73,6 +73,18 @@ func TestConsentRevoke(t *testing.T) {
 		t.Fatalf("GET consents: %d %s", r.Status, r.Raw)
 	}
 
+	// Another tenant sees neither alice nor her consents.
+	f.inst.createTenant(t, "globex", "")
+	for _, method := range []string{"GET", "DELETE"} {
+		path := "/admin/v1/tenants/globex/users/" + f.userID + "/consents"
+		if method == "DELETE" {
+			path += "/" + web.ClientID
+		}
+		if r := f.inst.api(t, f.admin, method, path, nil); r.Status != 404 {
+			t.Errorf("%s %s: %d %s, want 404", method, path, r.Status, r.Raw)
+		}
+	}
+
 	// Before the revocation the tokens work.
 	if in := introspect(t, f, api, tok.AccessToken); in["active"] != true {
 		t.Fatalf("introspection before the revocation: %v", in)
