@@ -54,7 +54,9 @@ type API struct {
 	// Themes keeps the tenants' login page themes (R-OID-9).
 	Themes ThemeStore
 	// Lockouts lifts brute-force lockouts (the login package's limiter).
-	Lockouts  Unlocker
+	Lockouts Unlocker
+	// Consents lists and revokes users' consents (R-OID-9).
+	Consents  ConsentStore
 	openAPIJS []byte
 }
 
@@ -150,6 +152,8 @@ func (a *API) routes() []route {
 		{"GET " + t + "/users/{user_id}/roles", a.getUserRoles},
 		{"PUT " + t + "/users/{user_id}/roles", a.setUserRoles},
 		{"GET " + t + "/users/{user_id}/access", a.getUserAccess},
+		{"GET " + t + "/users/{user_id}/consents", a.listConsents},
+		{"DELETE " + t + "/users/{user_id}/consents/{client_id}", a.revokeConsent},
 		{"GET " + t + "/roles", a.listRoles},
 		{"POST " + t + "/roles", a.createRole},
 		{"GET " + t + "/roles/{name}", a.getRole},

@@ -13,7 +13,7 @@ import (
 // CreateTenant validates and stores a tenant and gives it its signing keys.
 // A tenant whose keys cannot be made is removed again.
 func CreateTenant(ctx context.Context, ts tenant.Store, km *keys.Manager, now time.Time, in TenantInput) (*tenant.Tenant, error) {
-	t := &tenant.Tenant{Name: in.Name, DisplayName: in.DisplayName, SigningAlg: in.SigningAlg, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+	t := &tenant.Tenant{Name: in.Name, DisplayName: in.DisplayName, SigningAlg: in.SigningAlg, ConsentPolicy: in.ConsentPolicy, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}

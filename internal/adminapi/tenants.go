@@ -26,9 +26,10 @@ func (a *API) tenantView(t *tenant.Tenant) TenantView {
 
 // TenantInput is the body of tenant create and update.
 type TenantInput struct {
-	Name        string `json:"name"`
-	DisplayName string `json:"display_name"`
-	SigningAlg  string `json:"signing_alg"`
+	Name          string `json:"name"`
+	DisplayName   string `json:"display_name"`
+	SigningAlg    string `json:"signing_alg"`
+	ConsentPolicy string `json:"consent_policy,omitempty"`
 }
 
 func (a *API) createTenant(w http.ResponseWriter, r *http.Request) error {
@@ -76,6 +77,9 @@ func (a *API) updateTenant(w http.ResponseWriter, r *http.Request) error {
 	}
 	if in.SigningAlg != "" {
 		t.SigningAlg = in.SigningAlg
+	}
+	if in.ConsentPolicy != "" {
+		t.ConsentPolicy = in.ConsentPolicy
 	}
 	if err := t.Validate(); err != nil {
 		return err

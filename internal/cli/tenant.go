@@ -10,7 +10,9 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/adminapi"
 )
 
-var showTenant = showFields("name", "display_name", "signing_alg", "issuer", "discovery_url", "created_at")
+var showTenant = showFields("name", "display_name", "signing_alg", "consent_policy", "issuer", "discovery_url", "created_at")
+
+const consentPolicyHelp = "how long a user's consent to a third-party app holds: remember (until revoked, the default) or session (asked again in every new SSO session)"
 
 func tenantCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants"}
@@ -25,16 +27,18 @@ func tenantCmd(g *globals) *cobra.Command {
 	}
 	create.Flags().StringVar(&in.DisplayName, "display-name", "", "display name (default: the name)")
 	create.Flags().StringVar(&in.SigningAlg, "signing-alg", "", "token signing algorithm: RS256 (default), ES256 or EdDSA")
+	create.Flags().StringVar(&in.ConsentPolicy, "consent-policy", "", consentPolicyHelp)
 
 	var up adminapi.TenantInput
 	update := &cobra.Command{
-		Use: "update NAME", Short: "Change a tenant's display name or signing algorithm", Args: cobra.ExactArgs(1),
+		Use: "update NAME", Short: "Change a tenant's display name, signing algorithm or consent policy", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.call(cmd, http.MethodPatch, tenantPath(args[0]), up, showTenant)
 		},
 	}
 	update.Flags().StringVar(&up.DisplayName, "display-name", "", "new display name")
 	update.Flags().StringVar(&up.SigningAlg, "signing-alg", "", "algorithm of keys made by future rotations: RS256, ES256 or EdDSA")
+	update.Flags().StringVar(&up.ConsentPolicy, "consent-policy", "", consentPolicyHelp)
 
 	get := &cobra.Command{
 		Use: "get NAME", Short: "Show a tenant", Args: cobra.ExactArgs(1),

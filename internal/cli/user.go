@@ -197,8 +197,42 @@ func userCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(create, get, list, update, del, block, unblock, unlock, setPassword, access, userRolesCmd(g, one))
+	cmd.AddCommand(create, get, list, update, del, block, unblock, unlock, setPassword, access, userRolesCmd(g, one), userConsentsCmd(g, one))
 	return cmd
+}
+
+func userConsentsCmd(g *globals, one func(string) string) *cobra.Command {
+	cmd := &cobra.Command{Use: "consents", Short: "List or revoke a user's consents to third-party apps"}
+	list := &cobra.Command{
+		Use: "list USER_ID", Short: "List the apps a user consented to, with the scopes approved", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, http.MethodGet, one(args[0])+"/consents", nil, showList("client_id", "app_name", "scopes", "granted_at"))
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke USER_ID CLIENT_ID",
+		Short: "Revoke a user's consent to an app: its tokens for the user stop working and the next sign-in asks again",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, http.MethodDelete, one(args[0])+"/consents/"+url.PathEscape(args[1]), nil, func(w io.Writer, raw json.RawMessage) error {
+				var rv adminapi.ConsentRevocation
+				if err := json.Unmarshal(raw, &rv); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(w, "consent of user %s to app %s revoked, with %s\n", args[0], rv.ClientID, plural(rv.RevokedGrants, "grant"))
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(list, revoke)
+	return cmd
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func userRolesCmd(g *globals, one func(string) string) *cobra.Command {

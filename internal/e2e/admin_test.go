@@ -60,6 +60,7 @@ func TestAdminValidationNamesTheField(t *testing.T) {
 		{"R-TEN-2 64 chars", map[string]any{"name": strings.Repeat("a", 64)}, "name"},
 		{"R-TEN-2 underscore", map[string]any{"name": "ac_me"}, "name"},
 		{"signing alg", map[string]any{"name": "ok-name", "signing_alg": "HS256"}, "signing_alg"},
+		{"consent policy", map[string]any{"name": "ok-name", "consent_policy": "always"}, "consent_policy"},
 		{"unknown field", map[string]any{"name": "ok-name", "colour": "red"}, "colour"},
 		{"wrong type", map[string]any{"name": 5}, "name"},
 	}

@@ -100,10 +100,13 @@ type Refresh struct {
 	NextSealed string
 }
 
-// Consent remembers the scopes a user granted a third-party app.
+// Consent remembers the scopes a user granted a third-party app. SID is the
+// SSO session it was given in: under a tenant's "session" consent policy it
+// holds only there (R-OID-10).
 type Consent struct {
 	UserID    string
 	ClientID  string
+	SID       string
 	Scope     []string
 	CreatedAt time.Time
 }
@@ -176,6 +179,14 @@ type Store interface {
 
 	GetConsent(ctx context.Context, tenantID, userID, clientID string) (*Consent, error)
 	SaveConsent(ctx context.Context, tenantID string, c *Consent) error
+	// ListConsents lists a user's consents by client ID.
+	ListConsents(ctx context.Context, tenantID, userID string) ([]*Consent, error)
+	// RevokeConsent deletes a user's consent to an app and, in the same
+	// transaction, revokes every unrevoked token family of that user and
+	// app: the grants made under the consent, their refresh tokens and
+	// access tokens, and codes not yet exchanged. It returns how many
+	// families it revoked; no such consent is a derrors.NotFound.
+	RevokeConsent(ctx context.Context, tenantID, userID, clientID string, at time.Time) (int64, error)
 
 	// DeleteExpired removes requests, codes, sessions, families and refresh
 	// tokens past their expiry (the janitor), at most limit rows per table.

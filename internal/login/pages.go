@@ -458,7 +458,7 @@ func (p *Pages) consentPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	_, u, err := p.Session(r, tid)
+	sess, u, err := p.Session(r, tid)
 	if err != nil {
 		if derrors.Is(err, derrors.NotFound) {
 			p.redirect(w, r, LoginURL(p.PublicURL, tid, req.ID))
@@ -469,7 +469,9 @@ func (p *Pages) consentPost(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostForm.Get("decision") {
 	case "allow":
-		c := &grant.Consent{UserID: u.ID, ClientID: client.ClientID, Scope: req.Scope, CreatedAt: p.now()}
+		// The session is kept with the consent: under the tenant's
+		// "session" consent policy it holds only there.
+		c := &grant.Consent{UserID: u.ID, ClientID: client.ClientID, SID: sess.SID, Scope: req.Scope, CreatedAt: p.now()}
 		if err := p.Store.SaveConsent(ctx, tid, c); err != nil {
 			p.serverError(w, r, tid, client, err)
 			return

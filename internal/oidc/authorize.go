@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
@@ -143,6 +144,16 @@ func (p *Provider) decide(w http.ResponseWriter, r *http.Request, tid string, cl
 		covered := c != nil && scopesCover(c.Scope, req.Scope)
 		if covered && slices.Contains(req.Prompt, "consent") && c.CreatedAt.Before(req.CreatedAt) {
 			covered = false
+		}
+		if covered && c.SID != sess.SID {
+			// A consent from another SSO session holds unless the tenant
+			// asks again in every session (its consent policy).
+			t, err := p.Tenants.GetTenant(ctx, tid)
+			if err != nil {
+				p.serverError(w, r, err)
+				return
+			}
+			covered = t.ConsentPolicy != tenant.ConsentSession
 		}
 		if !covered {
 			if none {

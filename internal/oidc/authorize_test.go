@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
 	"github.com/gatehouse-id/gatehouse/internal/store"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
@@ -148,7 +149,7 @@ func newAuthEnv(tb testing.TB) *authEnv {
 		Limiter: limiter, CSRFKey: []byte("test form key"),
 	}
 	e.provider = &oidc.Provider{
-		PublicURL: testPublicURL, Apps: apps, Keys: km, Grants: db, Users: oidc.TestDirectory{Service: users},
+		PublicURL: testPublicURL, Apps: apps, Keys: km, Grants: db, Tenants: db, Users: oidc.TestDirectory{Service: users},
 		Sessions: e.pages, Seal: ring, Throttle: limiter, Now: e.clock.Now, Log: log,
 		Metrics:      oidc.NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: codeLifetime, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,
@@ -738,4 +739,94 @@ func TestPromptLoginAndConsent(t *testing.T) {
 	// Consent given: without prompt, straight to a code.
 	e.clock.Advance(time.Second)
 	code(e.authorize(testTenant, query("client_id", e.partner.ClientID, "redirect_uri", e.partner.RedirectURIs[0], "response_type", "code", "state", "s1", "scope", "openid"), cookies...), e.partner)
+}
+
+// TestConsentPolicySession: under a tenant's "session" consent policy a
+// consent holds in the SSO session it was given in and is asked again in a
+// new one (prompt=none: consent_required); under "remember" it holds in
+// every session (R-OID-9, R-OID-10).
+func TestConsentPolicySession(t *testing.T) {
+	e := newAuthEnv(t)
+	path := func(loc string) string { return strings.TrimPrefix(loc, testPublicURL) }
+	partner := func(extra ...string) string {
+		return query(append([]string{"client_id", e.partner.ClientID, "redirect_uri", e.partner.RedirectURIs[0], "response_type", "code", "state", "s1", "scope", "openid"}, extra...)...)
+	}
+	outcome := func(w *httptest.ResponseRecorder) string {
+		t.Helper()
+		loc := w.Header().Get("Location")
+		switch {
+		case w.Code != http.StatusSeeOther:
+			t.Fatalf("authorize: %d %s", w.Code, w.Body)
+		case strings.HasPrefix(loc, testIssuer+"/consent?request="):
+			return "consent page"
+		case strings.HasPrefix(loc, e.partner.RedirectURIs[0]+"?"):
+			u, _ := url.Parse(loc)
+			if u.Query().Get("code") != "" {
+				return "code"
+			}
+			return u.Query().Get("error")
+		}
+		t.Fatalf("authorize: redirect to %q", loc)
+		return ""
+	}
+	setPolicy := func(policy string) {
+		t.Helper()
+		tn, err := e.db.GetTenant(t.Context(), testTenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.ConsentPolicy = policy
+		if err := e.db.UpdateTenant(t.Context(), tn); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := e.login(t)
+	e.clock.Advance(time.Second)
+	w := e.authorize(testTenant, partner(), first...)
+	if got := outcome(w); got != "consent page" {
+		t.Fatalf("first request: %s, want the consent page", got)
+	}
+	page := path(w.Header().Get("Location"))
+	w = e.serve(httptest.NewRequest(http.MethodGet, page, nil), first...)
+	m := csrfInput.FindStringSubmatch(w.Body.String())
+	if w.Code != http.StatusOK || m == nil {
+		t.Fatalf("consent page: %d\n%s", w.Code, w.Body)
+	}
+	r := httptest.NewRequest(http.MethodPost, page, strings.NewReader(url.Values{"csrf_token": {m[1]}, "decision": {"allow"}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w = e.serve(r, first...)
+	if got := outcome(e.serve(httptest.NewRequest(http.MethodGet, path(w.Header().Get("Location")), nil), first...)); got != "code" {
+		t.Fatalf("after allowing: %s, want a code", got)
+	}
+
+	e.clock.Advance(time.Second)
+	second := e.login(t)
+	e.clock.Advance(time.Second)
+	if got := outcome(e.authorize(testTenant, partner(), second...)); got != "code" {
+		t.Errorf("remember policy, new session: %s, want a code", got)
+	}
+
+	setPolicy(tenant.ConsentSession)
+	for _, tc := range []struct {
+		name    string
+		cookies []*http.Cookie
+		extra   []string
+		want    string
+	}{
+		{"same session", first, nil, "code"},
+		{"same session, prompt=none", first, []string{"prompt", "none"}, "code"},
+		{"new session", second, nil, "consent page"},
+		{"new session, prompt=none", second, []string{"prompt", "none"}, "consent_required"},
+	} {
+		if got := outcome(e.authorize(testTenant, partner(tc.extra...), tc.cookies...)); got != tc.want {
+			t.Errorf("session policy, %s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+
+	setPolicy(tenant.ConsentRemember)
+	if got := outcome(e.authorize(testTenant, partner(), second...)); got != "code" {
+		t.Errorf("back to remember, new session: %s, want a code", got)
+	}
 }

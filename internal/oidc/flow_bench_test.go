@@ -126,7 +126,7 @@ func newFlowBench(tb testing.TB, params user.Params, logins int) *flowBench {
 		CSRFKey: []byte(ring.HashSecret("gatehouse login form key")),
 	}
 	p := &oidc.Provider{
-		PublicURL: fbPublicURL, Apps: apps, Keys: km, Grants: db, Users: oidc.TestDirectory{Service: users},
+		PublicURL: fbPublicURL, Apps: apps, Keys: km, Grants: db, Tenants: db, Users: oidc.TestDirectory{Service: users},
 		Sessions: f.pages, Seal: ring, Throttle: limiter, ClientIP: func(r *http.Request) string { return login.ClientIP(r, nil) },
 		Now: time.Now, Log: log, Metrics: oidc.NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: time.Minute, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,

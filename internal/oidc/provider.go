@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
@@ -42,10 +43,12 @@ type Provider struct {
 	Apps      *app.Service
 	Keys      *keys.Manager
 	Grants    grant.Store
-	Users     Users
-	Sessions  Sessions
-	Seal      Sealer
-	Throttle  Throttle
+	// Tenants tells each tenant's consent policy (R-OID-10).
+	Tenants  Tenants
+	Users    Users
+	Sessions Sessions
+	Seal     Sealer
+	Throttle Throttle
 	// HTTPClient makes the back-channel logout calls (nil: a default with a
 	// 5 s timeout that follows no redirects).
 	HTTPClient *http.Client
@@ -74,6 +77,11 @@ type Provider struct {
 	verified verifyCache
 	// revokedSet is this replica's copy of the revoked jtis.
 	revokedSet revokedTokens
+}
+
+// Tenants looks up a tenant's settings.
+type Tenants interface {
+	GetTenant(ctx context.Context, name string) (*tenant.Tenant, error)
 }
 
 // Users is what the provider needs of the user directory.

@@ -80,7 +80,7 @@ func newVCEnv(tb testing.TB) *vcEnv {
 		tb.Fatal(err)
 	}
 	e.p = &Provider{
-		PublicURL: vcPublicURL, Apps: apps, Keys: km, Grants: db, Users: TestDirectory{e.users}, Seal: ring,
+		PublicURL: vcPublicURL, Apps: apps, Keys: km, Grants: db, Tenants: db, Users: TestDirectory{e.users}, Seal: ring,
 		Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
 		CodeLifetime: time.Minute, RequestLifetime: 30 * time.Minute, RefreshGrace: 5 * time.Second,
 	}

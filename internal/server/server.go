@@ -130,7 +130,7 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	pages.Register(mux)
 	p := &oidc.Provider{
-		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Users: directory{s.Users},
+		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Tenants: s.DB, Users: directory{s.Users},
 		Sessions: pages, Seal: s.Ring, Throttle: pages.Limiter, ClientIP: func(r *http.Request) string { return login.ClientIP(r, pages.TrustedProxies) },
 		Now: time.Now, Log: s.Log, Metrics: oidc.NewMetrics(reg),
 		CodeLifetime: s.Config.CodeLifetime, RequestLifetime: s.Config.RequestLifetime, RefreshGrace: s.Config.RefreshGrace,
@@ -140,7 +140,7 @@ func (s *Server) routes() (http.Handler, error) {
 		p.RevokedRefreshInterval = s.Config.RevokedRefreshInterval
 	}
 	p.Register(mux)
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}

@@ -369,7 +369,7 @@ func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) 
 	c := grant.Consent{UserID: userID, ClientID: clientID}
 	var scope string
 	var at int64
-	err := d.row(ctx, nil, "SELECT scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?", tenantID, userID, clientID).Scan(&scope, &at)
+	err := d.row(ctx, nil, "SELECT sid, scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?", tenantID, userID, clientID).Scan(&c.SID, &scope, &at)
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "consent not found")
 	}
@@ -379,10 +379,52 @@ func (d *DB) GetConsent(ctx context.Context, tenantID, userID, clientID string) 
 
 // SaveConsent stores or replaces a consent.
 func (d *DB) SaveConsent(ctx context.Context, tenantID string, c *grant.Consent) error {
-	_, err := d.grantExec(ctx, `INSERT INTO consents (tenant_id, user_id, client_id, scope, created_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET scope = excluded.scope, created_at = excluded.created_at`,
-		tenantID, c.UserID, c.ClientID, joinScope(c.Scope), micros(c.CreatedAt))
+	_, err := d.grantExec(ctx, `INSERT INTO consents (tenant_id, user_id, client_id, sid, scope, created_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET sid = excluded.sid, scope = excluded.scope, created_at = excluded.created_at`,
+		tenantID, c.UserID, c.ClientID, c.SID, joinScope(c.Scope), micros(c.CreatedAt))
 	return err
+}
+
+// ListConsents lists a user's consents ordered by client ID (the primary
+// key's prefix).
+func (d *DB) ListConsents(ctx context.Context, tenantID, userID string) ([]*grant.Consent, error) {
+	rows, err := d.rows(ctx, nil, "SELECT client_id, sid, scope, created_at FROM consents WHERE tenant_id = ? AND user_id = ? ORDER BY client_id", tenantID, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*grant.Consent{}
+	for rows.Next() {
+		c := grant.Consent{UserID: userID}
+		var scope string
+		var at int64
+		if err := rows.Scan(&c.ClientID, &c.SID, &scope, &at); err != nil {
+			return nil, err
+		}
+		c.Scope, c.CreatedAt = splitScope(scope), fromMicros(at)
+		out = append(out, &c)
+	}
+	return out, rows.Err()
+}
+
+// RevokeConsent deletes the consent and revokes the user's token families
+// of the app in one transaction, so that no grant outlives the consent.
+func (d *DB) RevokeConsent(ctx context.Context, tenantID, userID, clientID string, at time.Time) (int64, error) {
+	var n int64
+	err := d.grantTx(ctx, func(tx *sql.Tx) error {
+		res, err := d.exec(ctx, tx, "DELETE FROM consents WHERE tenant_id = ? AND user_id = ? AND client_id = ?", tenantID, userID, clientID)
+		if err := rowsOrNotFound(res, err, "consent not found"); err != nil {
+			return err
+		}
+		res, err = d.exec(ctx, tx, "UPDATE token_families SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND client_id = ? AND revoked_at = 0",
+			micros(at), tenantID, userID, clientID)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
 }
 
 // expiringTables are the tables the janitor sweeps, children first.

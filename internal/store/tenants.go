@@ -8,12 +8,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
 )
 
-const tenantCols = "name, display_name, signing_alg, created_at, updated_at"
+const tenantCols = "name, display_name, signing_alg, consent_policy, created_at, updated_at"
 
 // CreateTenant inserts t; a taken name is a Conflict on "name".
 func (d *DB) CreateTenant(ctx context.Context, t *tenant.Tenant) error {
-	_, err := d.exec(ctx, nil, "INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?)",
-		t.Name, t.DisplayName, t.SigningAlg, micros(t.CreatedAt), micros(t.UpdatedAt))
+	_, err := d.exec(ctx, nil, "INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?, ?)",
+		t.Name, t.DisplayName, t.SigningAlg, t.ConsentPolicy, micros(t.CreatedAt), micros(t.UpdatedAt))
 	if _, ok := uniqueViolation(err); ok {
 		return derrors.Conflictf("name", "tenant %q already exists", t.Name)
 	}
@@ -23,7 +23,7 @@ func (d *DB) CreateTenant(ctx context.Context, t *tenant.Tenant) error {
 func scanTenant(row interface{ Scan(...any) error }) (*tenant.Tenant, error) {
 	var t tenant.Tenant
 	var c, u int64
-	if err := row.Scan(&t.Name, &t.DisplayName, &t.SigningAlg, &c, &u); err != nil {
+	if err := row.Scan(&t.Name, &t.DisplayName, &t.SigningAlg, &t.ConsentPolicy, &c, &u); err != nil {
 		return nil, err
 	}
 	t.CreatedAt, t.UpdatedAt = fromMicros(c), fromMicros(u)
@@ -39,10 +39,11 @@ func (d *DB) GetTenant(ctx context.Context, name string) (*tenant.Tenant, error)
 	return t, nil
 }
 
-// UpdateTenant changes the display name and signing algorithm.
+// UpdateTenant changes the display name, signing algorithm and consent
+// policy.
 func (d *DB) UpdateTenant(ctx context.Context, t *tenant.Tenant) error {
-	res, err := d.exec(ctx, nil, "UPDATE tenants SET display_name = ?, signing_alg = ?, updated_at = ? WHERE name = ?",
-		t.DisplayName, t.SigningAlg, micros(t.UpdatedAt), t.Name)
+	res, err := d.exec(ctx, nil, "UPDATE tenants SET display_name = ?, signing_alg = ?, consent_policy = ?, updated_at = ? WHERE name = ?",
+		t.DisplayName, t.SigningAlg, t.ConsentPolicy, micros(t.UpdatedAt), t.Name)
 	return rowsOrNotFound(res, err, "tenant %q not found", t.Name)
 }
 

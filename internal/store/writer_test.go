@@ -45,7 +45,7 @@ func openSQLiteUnmigrated(t *testing.T) *DB {
 
 func insertTenant(d *DB, name string) func(*sql.Tx) error {
 	return func(tx *sql.Tx) error {
-		_, err := d.exec(context.Background(), tx, "INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?)", name, name, "RS256", 1, 1)
+		_, err := d.exec(context.Background(), tx, "INSERT INTO tenants ("+tenantCols+") VALUES (?, ?, ?, ?, ?, ?)", name, name, "RS256", "remember", 1, 1)
 		return err
 	}
 }

@@ -23,13 +23,24 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
+// Consent policies: how long a user's consent to a third-party app holds
+// (R-OID-9, R-OID-10).
+const (
+	// ConsentRemember keeps a consent until it is revoked: the default.
+	ConsentRemember = "remember"
+	// ConsentSession keeps a consent for the SSO session it was given in:
+	// every new session asks again.
+	ConsentSession = "session"
+)
+
 // Tenant is an isolated organisation.
 type Tenant struct {
-	Name        string    `json:"name"`
-	DisplayName string    `json:"display_name"`
-	SigningAlg  string    `json:"signing_alg"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name          string    `json:"name"`
+	DisplayName   string    `json:"display_name"`
+	SigningAlg    string    `json:"signing_alg"`
+	ConsentPolicy string    `json:"consent_policy"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Page selects a slice of a list ordered by a key: items after Cursor, at
@@ -107,6 +118,13 @@ func (t *Tenant) Validate() error {
 	case AlgRS256, AlgES256, AlgEdDSA:
 	default:
 		return derrors.Invalidf("signing_alg", "must be one of RS256, ES256, EdDSA")
+	}
+	switch t.ConsentPolicy {
+	case "":
+		t.ConsentPolicy = ConsentRemember
+	case ConsentRemember, ConsentSession:
+	default:
+		return derrors.Invalidf("consent_policy", "must be remember or session")
 	}
 	return nil
 }

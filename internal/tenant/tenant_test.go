@@ -72,10 +72,10 @@ func TestTenantValidate(t *testing.T) {
 		want      tenant.Tenant // after Validate, when valid
 		wantField string
 	}{
-		{"defaults", tenant.Tenant{Name: "acme"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "RS256"}, ""},
-		{"kept", tenant.Tenant{Name: "acme", DisplayName: "ACME Corp.", SigningAlg: "ES256"}, tenant.Tenant{Name: "acme", DisplayName: "ACME Corp.", SigningAlg: "ES256"}, ""},
-		{"eddsa", tenant.Tenant{Name: "acme", SigningAlg: "EdDSA"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "EdDSA"}, ""},
-		{"200 rune display name", tenant.Tenant{Name: "acme", DisplayName: strings.Repeat("é", 200)}, tenant.Tenant{Name: "acme", DisplayName: strings.Repeat("é", 200), SigningAlg: "RS256"}, ""},
+		{"defaults", tenant.Tenant{Name: "acme"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "RS256", ConsentPolicy: "remember"}, ""},
+		{"kept", tenant.Tenant{Name: "acme", DisplayName: "ACME Corp.", SigningAlg: "ES256"}, tenant.Tenant{Name: "acme", DisplayName: "ACME Corp.", SigningAlg: "ES256", ConsentPolicy: "remember"}, ""},
+		{"eddsa", tenant.Tenant{Name: "acme", SigningAlg: "EdDSA"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "EdDSA", ConsentPolicy: "remember"}, ""},
+		{"200 rune display name", tenant.Tenant{Name: "acme", DisplayName: strings.Repeat("é", 200)}, tenant.Tenant{Name: "acme", DisplayName: strings.Repeat("é", 200), SigningAlg: "RS256", ConsentPolicy: "remember"}, ""},
 		{"201 rune display name", tenant.Tenant{Name: "acme", DisplayName: strings.Repeat("é", 201)}, tenant.Tenant{}, "display_name"},
 		{"bad utf8 display name", tenant.Tenant{Name: "acme", DisplayName: "AC\xffME"}, tenant.Tenant{}, "display_name"},
 		{"lower-case alg", tenant.Tenant{Name: "acme", SigningAlg: "rs256"}, tenant.Tenant{}, "signing_alg"},
@@ -83,6 +83,10 @@ func TestTenantValidate(t *testing.T) {
 		{"none", tenant.Tenant{Name: "acme", SigningAlg: "none"}, tenant.Tenant{}, "signing_alg"},
 		{"PS256", tenant.Tenant{Name: "acme", SigningAlg: "PS256"}, tenant.Tenant{}, "signing_alg"},
 		{"bad name", tenant.Tenant{Name: "Acme", SigningAlg: "RS256"}, tenant.Tenant{}, "name"},
+		{"session consent", tenant.Tenant{Name: "acme", ConsentPolicy: "session"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "RS256", ConsentPolicy: "session"}, ""},
+		{"remember consent", tenant.Tenant{Name: "acme", ConsentPolicy: "remember"}, tenant.Tenant{Name: "acme", DisplayName: "acme", SigningAlg: "RS256", ConsentPolicy: "remember"}, ""},
+		{"upper-case consent policy", tenant.Tenant{Name: "acme", ConsentPolicy: "Session"}, tenant.Tenant{}, "consent_policy"},
+		{"unknown consent policy", tenant.Tenant{Name: "acme", ConsentPolicy: "never"}, tenant.Tenant{}, "consent_policy"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -246,13 +246,90 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		f := setup(t)
 		_, err := f.db.GetConsent(t.Context(), "acme", f.userID, f.clientID)
 		wantErr(t, "GetConsent(none)", err, derrors.NotFound, "")
-		c := &grantpkg.Consent{UserID: f.userID, ClientID: f.clientID, Scope: []string{"openid"}, CreatedAt: now}
+		c := &grantpkg.Consent{UserID: f.userID, ClientID: f.clientID, SID: "sid-1", Scope: []string{"openid"}, CreatedAt: now}
 		must(t, f.db.SaveConsent(t.Context(), "acme", c))
-		c.Scope = []string{"openid", "email"}
+		c.Scope, c.SID = []string{"openid", "email"}, "sid-2"
 		must(t, f.db.SaveConsent(t.Context(), "acme", c))
 		got, err := f.db.GetConsent(t.Context(), "acme", f.userID, f.clientID)
 		must(t, err)
 		diff(t, "consent", c, got)
+	})
+
+	t.Run("Consents are listed and revoked with their grants R-OID-9", func(t *testing.T) {
+		f := setup(t)
+		ctx := t.Context()
+		other, _ := mkApp(t, f.db, "acme", "billing")
+		bob := mkUser(t, f.db, "acme", "bob")
+		list, err := f.db.ListConsents(ctx, "acme", f.userID)
+		must(t, err)
+		diff(t, "consents of a user who gave none", []*grantpkg.Consent{}, list)
+
+		mine := &grantpkg.Consent{UserID: f.userID, ClientID: f.clientID, SID: "sid", Scope: []string{"openid", "profile"}, CreatedAt: now}
+		billing := &grantpkg.Consent{UserID: f.userID, ClientID: other.ClientID, Scope: []string{"openid"}, CreatedAt: now.Add(time.Second)}
+		bobs := &grantpkg.Consent{UserID: bob.ID, ClientID: f.clientID, Scope: []string{"openid"}, CreatedAt: now}
+		for _, c := range []*grantpkg.Consent{mine, billing, bobs} {
+			must(t, f.db.SaveConsent(ctx, "acme", c))
+		}
+		want := []*grantpkg.Consent{mine, billing}
+		if billing.ClientID < mine.ClientID {
+			want = []*grantpkg.Consent{billing, mine}
+		}
+		list, err = f.db.ListConsents(ctx, "acme", f.userID)
+		must(t, err)
+		diff(t, "alice's consents, by client ID", want, list)
+		mkTenant(t, f.db, "other")
+		list, err = f.db.ListConsents(ctx, "other", f.userID)
+		must(t, err)
+		diff(t, "alice's consents seen from another tenant", []*grantpkg.Consent{}, list)
+
+		// Alice's two grants to the app (one refreshed, one a code not yet
+		// exchanged), her grant to billing, Bob's grant to the app.
+		family := func(userID, clientID string) *grantpkg.Family {
+			return &grantpkg.Family{ID: grantpkg.NewID(), ClientID: clientID, UserID: userID, SID: "sid", Scope: []string{"openid"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		}
+		refreshed := family(f.userID, f.clientID)
+		rt := &grantpkg.Refresh{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), FamilyID: refreshed.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateFamily(ctx, "acme", refreshed, rt))
+		pending := family(f.userID, f.clientID)
+		code := &grantpkg.Code{Hash: grantpkg.Hash(grantpkg.NewOrderedSecret()), ClientID: f.clientID, UserID: f.userID, SID: "sid", RedirectURI: "https://portal.example.com/cb",
+			Scope: []string{"openid"}, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Minute), FamilyID: pending.ID}
+		must(t, f.db.CreateCode(ctx, "acme", code, pending))
+		otherApp, otherUser := family(f.userID, other.ClientID), family(bob.ID, f.clientID)
+		must(t, f.db.CreateFamily(ctx, "acme", otherApp, nil))
+		must(t, f.db.CreateFamily(ctx, "acme", otherUser, nil))
+
+		_, err = f.db.RevokeConsent(ctx, "other", f.userID, f.clientID, now)
+		wantErr(t, "RevokeConsent(other tenant)", err, derrors.NotFound, "")
+		n, err := f.db.RevokeConsent(ctx, "acme", f.userID, f.clientID, now.Add(time.Minute))
+		must(t, err)
+		if n != 2 {
+			t.Errorf("RevokeConsent revoked %d families, want alice's 2 grants to the app", n)
+		}
+		_, err = f.db.GetConsent(ctx, "acme", f.userID, f.clientID)
+		wantErr(t, "GetConsent(revoked)", err, derrors.NotFound, "")
+		_, gotFam, err := f.db.GetRefreshFamily(ctx, "acme", rt.Hash)
+		must(t, err)
+		if !gotFam.RevokedAt.Equal(now.Add(time.Minute)) {
+			t.Errorf("refresh token's family revoked at %v, want %v", gotFam.RevokedAt, now.Add(time.Minute))
+		}
+		if got, err := f.db.GetCode(ctx, "acme", code.Hash); err != nil || !got.Revoked {
+			t.Errorf("the code not yet exchanged: %+v, %v; want it revoked", got, err)
+		}
+		for name, fam := range map[string]*grantpkg.Family{"alice's grant to billing": otherApp, "bob's grant to the app": otherUser} {
+			got, err := f.db.GetFamily(ctx, "acme", fam.ID)
+			must(t, err)
+			if got.Revoked() {
+				t.Errorf("%s was revoked with alice's consent to the app", name)
+			}
+		}
+		list, err = f.db.ListConsents(ctx, "acme", f.userID)
+		must(t, err)
+		diff(t, "alice's consents after the revocation", []*grantpkg.Consent{billing}, list)
+		if _, err := f.db.GetConsent(ctx, "acme", bob.ID, f.clientID); err != nil {
+			t.Errorf("bob's consent: %v, want it kept", err)
+		}
+		_, err = f.db.RevokeConsent(ctx, "acme", f.userID, f.clientID, now)
+		wantErr(t, "RevokeConsent(again)", err, derrors.NotFound, "")
 	})
 
 	t.Run("Deleting an app or user removes its grants R-APP-11", func(t *testing.T) {

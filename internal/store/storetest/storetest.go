@@ -163,7 +163,7 @@ var (
 
 func mkTenant(t *testing.T, db *store.DB, name string) *tenant.Tenant {
 	t.Helper()
-	tn := &tenant.Tenant{Name: name, DisplayName: "Tenant " + name, SigningAlg: tenant.AlgES256, CreatedAt: at(0), UpdatedAt: at(0)}
+	tn := &tenant.Tenant{Name: name, DisplayName: "Tenant " + name, SigningAlg: tenant.AlgES256, ConsentPolicy: tenant.ConsentRemember, CreatedAt: at(0), UpdatedAt: at(0)}
 	must(t, db.CreateTenant(t.Context(), tn))
 	return tn
 }
@@ -330,7 +330,7 @@ func timeout(t *testing.T) context.Context {
 func testTenantCreateGet(t *testing.T, db *store.DB) {
 	ctx := t.Context()
 	for _, want := range []*tenant.Tenant{
-		{Name: "acme-corp", DisplayName: "Acme Corporation — Zürich ✓", SigningAlg: tenant.AlgEdDSA, CreatedAt: at(0), UpdatedAt: at(time.Second)},
+		{Name: "acme-corp", DisplayName: "Acme Corporation — Zürich ✓", SigningAlg: tenant.AlgEdDSA, ConsentPolicy: tenant.ConsentSession, CreatedAt: at(0), UpdatedAt: at(time.Second)},
 		{Name: "a", DisplayName: "a", SigningAlg: tenant.AlgRS256, CreatedAt: at(-day), UpdatedAt: at(-day)},
 		{Name: strings.Repeat("x1-", 20) + "end", DisplayName: "sixty-three", SigningAlg: tenant.AlgES256, CreatedAt: at(0), UpdatedAt: at(0)},
 	} {
@@ -358,11 +358,11 @@ func testTenantUpdate(t *testing.T, db *store.DB) {
 	orig := mkTenant(t, db, "acme")
 	other := mkTenant(t, db, "globex")
 
-	upd := &tenant.Tenant{Name: "acme", DisplayName: "Acme, renamed", SigningAlg: tenant.AlgRS256, CreatedAt: at(99 * time.Hour), UpdatedAt: at(time.Hour)}
+	upd := &tenant.Tenant{Name: "acme", DisplayName: "Acme, renamed", SigningAlg: tenant.AlgRS256, ConsentPolicy: tenant.ConsentSession, CreatedAt: at(99 * time.Hour), UpdatedAt: at(time.Hour)}
 	must(t, db.UpdateTenant(ctx, upd))
 	got, err := db.GetTenant(ctx, "acme")
 	must(t, err)
-	want := &tenant.Tenant{Name: "acme", DisplayName: "Acme, renamed", SigningAlg: tenant.AlgRS256, CreatedAt: orig.CreatedAt, UpdatedAt: at(time.Hour)}
+	want := &tenant.Tenant{Name: "acme", DisplayName: "Acme, renamed", SigningAlg: tenant.AlgRS256, ConsentPolicy: tenant.ConsentSession, CreatedAt: orig.CreatedAt, UpdatedAt: at(time.Hour)}
 	diff(t, "tenant after UpdateTenant (creation time kept)", want, got)
 
 	gotOther, err := db.GetTenant(ctx, "globex")
