@@ -210,13 +210,13 @@ func (a *API) unblockUser(w http.ResponseWriter, r *http.Request) error {
 	return a.setState(w, r, a.Users.Unblock)
 }
 
-// Unlocker lifts the brute-force lockout of a login name.
+// Unlocker lifts the brute-force lockout of a user's account.
 type Unlocker interface {
-	Unlock(ctx context.Context, tenantID, login string) error
+	UnlockUser(ctx context.Context, tenantID, userID string) error
 }
 
-// unlockUser lifts the brute-force lockout and delays of a user, under both
-// names they can sign in with.
+// unlockUser lifts the brute-force lockout and delays of a user, whichever
+// name they sign in with.
 func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	tid, err := a.ctxTenant(r.Context(), r)
 	if err != nil {
@@ -226,10 +226,8 @@ func (a *API) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	for _, login := range []string{u.Username, u.Email} {
-		if err := a.Lockouts.Unlock(r.Context(), tid, login); err != nil {
-			return err
-		}
+	if err := a.Lockouts.UnlockUser(r.Context(), tid, u.ID); err != nil {
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

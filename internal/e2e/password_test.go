@@ -63,6 +63,12 @@ func TestPasswordGrant(t *testing.T) {
 	if !asRetrieve(err, &re) || re.ErrorCode != "invalid_grant" || !strings.Contains(re.ErrorDescription, "try again") {
 		t.Fatalf("after failures: %v", err)
 	}
+	// Issue 8 §7: the account waits whichever name it is given.
+	for _, name := range []string{"alice@example.com", "ALICE"} {
+		if _, err := cfg.PasswordCredentialsToken(ctx, name, "correct horse battery"); !asRetrieve(err, &re) || !strings.Contains(re.ErrorDescription, "try again") {
+			t.Fatalf("the account's other name %q passed the delay: %v", name, err)
+		}
+	}
 	// An admin lifts it.
 	if r := f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/acme/users/"+f.userID+"/unlock", nil); r.Status != 204 {
 		t.Fatalf("unlock: %d %s", r.Status, r.Raw)

@@ -348,15 +348,9 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := ClientIP(r, p.TrustedProxies)
-	wait, locked, err := p.limiter.Check(ctx, tid, login, ip)
-	if err != nil && !derrors.Is(err, derrors.NotFound) {
-		p.serverError(w, r, tid, client, err)
-		return
-	}
+	attempt, wait, locked, err := p.limiter.Check(ctx, tid, login, ip)
 	if err != nil {
-		// No such tenant: nobody can sign in, and there is nothing to count.
-		page.Error = MsgBadLogin
-		p.render(w, r, http.StatusOK, "login", page, page.Theme)
+		p.serverError(w, r, tid, client, err)
 		return
 	}
 	if locked || wait > 0 {
@@ -366,25 +360,27 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			page.Error = fmt.Sprintf(msgWait, plural(secs, "second"))
 		}
-		p.log().InfoContext(ctx, "login refused: too many failures", "tenant", tid, "client_ip", ip, "locked", locked)
+		p.log().InfoContext(ctx, "login refused: too many failures", "tenant", tid, "account", attempt.Pseudonym(), "client_ip", ip, "locked", locked)
 		p.render(w, r, http.StatusTooManyRequests, "login", page, page.Theme)
 		return
 	}
+	defer attempt.Done()
 	u, err := p.Users.Authenticate(ctx, tid, login, password)
 	if err != nil {
 		if !derrors.Is(err, derrors.Unauthenticated) && !derrors.Is(err, derrors.Forbidden) {
 			p.serverError(w, r, tid, client, err)
 			return
 		}
-		if err := p.limiter.Fail(ctx, tid, login, ip); err != nil {
+		// No such tenant: nobody can sign in, and there is nothing to count.
+		if err := attempt.Fail(ctx); err != nil && !derrors.Is(err, derrors.NotFound) {
 			p.log().ErrorContext(ctx, "cannot record a failed login", "tenant", tid, "error", err)
 		}
-		p.log().InfoContext(ctx, "login failed", "tenant", tid, "client_ip", ip)
+		p.log().InfoContext(ctx, "login failed", "tenant", tid, "account", attempt.Pseudonym(), "client_ip", ip)
 		page.Error = MsgBadLogin
 		p.render(w, r, http.StatusOK, "login", page, page.Theme)
 		return
 	}
-	if err := p.limiter.Succeed(ctx, tid, login, ip); err != nil {
+	if err := attempt.Succeed(ctx); err != nil {
 		p.log().ErrorContext(ctx, "cannot reset the failed-login count", "tenant", tid, "error", err)
 	}
 	s, err := p.startSession(w, r, tid, u)

@@ -6,15 +6,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
 )
 
 // Throttle is brute-force protection shared with the login page: every
-// attempt is checked first and then reported as failed or succeeded.
+// replica counts the same failures (the login package's Limiter).
 type Throttle interface {
-	Check(ctx context.Context, tenantID, login, ip string) (wait time.Duration, locked bool, err error)
-	Fail(ctx context.Context, tenantID, login, ip string) error
-	Succeed(ctx context.Context, tenantID, login, ip string) error
+	Check(ctx context.Context, tenantID, login, ip string) (a *login.Attempt, wait time.Duration, locked bool, err error)
 }
 
 // password is the resource owner password credentials grant (RFC 6749
@@ -40,10 +39,11 @@ func (p *Provider) password(ctx context.Context, req *tokenRequest) (*TokenRespo
 			return nil, oauth.InvalidScope("scope " + strconvQuote(s) + " is not allowed for this application")
 		}
 	}
-	wait, locked, err := p.Throttle.Check(ctx, req.TenantID, username, req.IP)
+	attempt, wait, locked, err := p.Throttle.Check(ctx, req.TenantID, username, req.IP)
 	if err != nil {
 		return nil, err
 	}
+	defer attempt.Done()
 	if locked {
 		return nil, oauth.InvalidGrant("too many failed attempts: the account is locked; an administrator can unlock it")
 	}
@@ -56,12 +56,12 @@ func (p *Provider) password(ctx context.Context, req *tokenRequest) (*TokenRespo
 	}
 	u, err := p.Users.Authenticate(ctx, req.TenantID, username, pw)
 	if err != nil {
-		if ferr := p.Throttle.Fail(ctx, req.TenantID, username, req.IP); ferr != nil {
+		if ferr := attempt.Fail(ctx); ferr != nil {
 			return nil, ferr
 		}
 		return nil, oauth.InvalidGrant("the username or password is incorrect")
 	}
-	if err := p.Throttle.Succeed(ctx, req.TenantID, username, req.IP); err != nil {
+	if err := attempt.Succeed(ctx); err != nil {
 		return nil, err
 	}
 	f := newFamily(req, u.ID, "", scopes, req.Now)

@@ -183,10 +183,11 @@ func (s *Server) loginPages() (*login.Pages, error) {
 	return &login.Pages{
 		PublicURL: s.Config.PublicURL, Users: s.Users, Store: s.DB, Apps: s.DB, Now: time.Now, Log: s.Log,
 		SessionLifetime: s.Config.SessionLifetime,
-		Limiter:         &login.Limiter{Store: s.DB, Now: time.Now, Log: s.Log, LockoutThreshold: threshold, LockoutDuration: lockout},
-		CSRFKey:         []byte(s.Apps.Hasher.HashSecret("gatehouse login form key")),
-		TrustedProxies:  proxies,
-		Themes:          s.themes.Theme,
+		Limiter: &login.Limiter{Store: s.DB, Now: time.Now, Log: s.Log, LockoutThreshold: threshold, LockoutDuration: lockout,
+			Key: []byte(s.Apps.Hasher.HashSecret("gatehouse login limiter key"))},
+		CSRFKey:        []byte(s.Apps.Hasher.HashSecret("gatehouse login form key")),
+		TrustedProxies: proxies,
+		Themes:         s.themes.Theme,
 	}, nil
 }
 

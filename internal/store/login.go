@@ -4,17 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // The brute-force counters of the login pages and the password grant
 // (login.Limiter): one row per (tenant, subject) with the number of failures
 // and the time of the last one. The policy (delays, lockout, resets) is the
-// limiter's; the store only reads and swaps rows atomically, so that every
-// replica sees the same counts and concurrent attempts cannot slip past a
-// limit between a read and a write.
+// limiter's; the store reads rows and adds failures atomically, so that
+// every replica sees the same counts and no failure is lost to a race.
 
 // GetLoginFailures returns the failure count of subject in the tenant and
 // the time of the last failure. A subject without a row has 0 failures and
@@ -32,32 +33,42 @@ func (d *DB) GetLoginFailures(ctx context.Context, tenantID, subject string) (in
 	return n, fromMicros(last), nil
 }
 
-// SwapLoginFailures sets subject's row to (count, at), kept at least until
-// expiresAt, if the row still is (oldCount, oldAt) as read by
-// GetLoginFailures; a zero oldAt means there is no row yet. It reports
-// whether it swapped: false means that a concurrent writer changed the row
-// first, and the caller reads again. A missing tenant is NotFound.
-func (d *DB) SwapLoginFailures(ctx context.Context, tenantID, subject string, oldCount int, oldAt time.Time, count int, at, expiresAt time.Time) (bool, error) {
-	var (
-		res sql.Result
-		err error
-	)
-	if oldAt.IsZero() {
-		res, err = d.grantExec(ctx, `INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, subject) DO NOTHING`, tenantID, subject, count, micros(at), micros(expiresAt))
-		if foreignKeyViolation(err) {
-			return false, derrors.NotFoundf("tenant %q not found", tenantID)
-		}
-	} else {
-		res, err = d.grantExec(ctx, `UPDATE login_failures SET failures = ?, last_at = ?, expires_at = ?
-WHERE tenant_id = ? AND subject = ? AND failures = ? AND last_at = ?`,
-			count, micros(at), micros(expiresAt), tenantID, subject, oldCount, micros(oldAt))
+// AddLoginFailure adds one failure to subject's row in one atomic
+// statement and returns the count after it: concurrent failures on every
+// replica each count once, with no read-modify-write to retry. A missing
+// tenant is NotFound.
+func (d *DB) AddLoginFailure(ctx context.Context, tenantID, subject string, f user.LoginFailure) (int, error) {
+	lockAt := f.LockAt
+	if lockAt <= 0 {
+		lockAt = math.MaxInt32
 	}
-	if err != nil {
-		return false, err
+	// restart: the row's count no longer counts.
+	// A lockout restarts when it is over, a count below it when stale.
+	const restart = `(CASE WHEN login_failures.failures >= ? THEN login_failures.last_at <= ? ELSE login_failures.last_at <= ? END)`
+	stale, over := micros(f.StaleBefore), micros(f.LockOverBefore)
+	var n int
+	err := d.grantTx(ctx, func(tx *sql.Tx) error {
+		return d.row(ctx, tx, `INSERT INTO login_failures (tenant_id, subject, failures, last_at, expires_at) VALUES (?, ?, 1, ?, ?)
+ON CONFLICT (tenant_id, subject) DO UPDATE SET
+failures = CASE WHEN `+restart+` THEN 1 ELSE login_failures.failures + 1 END,
+last_at = excluded.last_at,
+expires_at = CASE WHEN NOT `+restart+` AND login_failures.failures + 1 >= ? THEN ? ELSE excluded.expires_at END
+RETURNING failures`,
+			tenantID, subject, micros(f.At), micros(pick(lockAt <= 1, f.LockExpiresAt, f.ExpiresAt)),
+			lockAt, over, stale,
+			lockAt, over, stale, lockAt, micros(f.LockExpiresAt)).Scan(&n)
+	})
+	if foreignKeyViolation(err) {
+		return 0, derrors.NotFoundf("tenant %q not found", tenantID)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return n, err
+}
+
+func pick[T any](cond bool, a, b T) T {
+	if cond {
+		return a
+	}
+	return b
 }
 
 // DeleteLoginFailures forgets subject's failures: after a successful login,

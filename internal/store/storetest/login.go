@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/store"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // RunLogin is the conformance suite of the brute-force counters
@@ -26,40 +28,35 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 		must(t, err)
 		return n, last
 	}
-	swap := func(t *testing.T, db *store.DB, tenantID, subject string, oldN int, oldAt time.Time, n int, at time.Time) bool {
+	// add records one failure at `at` with a 1-hour reset and a lockout at
+	// 5 that lasts 30 minutes.
+	add := func(t *testing.T, db *store.DB, tenantID, subject string, at time.Time) int {
 		t.Helper()
-		ok, err := db.SwapLoginFailures(t.Context(), tenantID, subject, oldN, oldAt, n, at, at.Add(time.Hour))
+		n, err := db.AddLoginFailure(t.Context(), tenantID, subject, user.LoginFailure{
+			At: at, StaleBefore: at.Add(-time.Hour), ExpiresAt: at.Add(time.Hour),
+			LockAt: 5, LockOverBefore: at.Add(-30 * time.Minute), LockExpiresAt: at.Add(2 * time.Hour),
+		})
 		must(t, err)
-		return ok
+		return n
 	}
-
-	t.Run("Login/CompareAndSwap", func(t *testing.T) {
+	t.Run("Login/AtomicIncrement", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
 		if n, last := get(t, db, "acme", "login:x"); n != 0 || !last.IsZero() {
 			t.Fatalf("empty: %d %v", n, last)
 		}
-		if !swap(t, db, "acme", "login:x", 0, time.Time{}, 1, now) {
-			t.Fatal("first insert did not swap")
+		for i := 1; i <= 3; i++ {
+			at := now.Add(time.Duration(i) * time.Minute)
+			if n := add(t, db, "acme", "login:x", at); n != i {
+				t.Fatalf("failure %d counted as %d", i, n)
+			}
+			if n, last := get(t, db, "acme", "login:x"); n != i || !last.Equal(at) {
+				t.Fatalf("after failure %d: %d %v", i, n, last)
+			}
 		}
-		if swap(t, db, "acme", "login:x", 0, time.Time{}, 1, now) {
-			t.Fatal("a second insert of the same subject swapped")
-		}
-		if n, last := get(t, db, "acme", "login:x"); n != 1 || !last.Equal(now) {
-			t.Fatalf("after insert: %d %v, want 1 %v", n, last, now)
-		}
-		if swap(t, db, "acme", "login:x", 1, now.Add(-time.Second), 2, now) {
-			t.Fatal("swapped from a stale time")
-		}
-		if swap(t, db, "acme", "login:x", 2, now, 3, now) {
-			t.Fatal("swapped from a stale count")
-		}
-		later := now.Add(1500 * time.Microsecond)
-		if !swap(t, db, "acme", "login:x", 1, now, 2, later) {
-			t.Fatal("swap from the current row failed")
-		}
-		if n, last := get(t, db, "acme", "login:x"); n != 2 || !last.Equal(later) {
-			t.Fatalf("after swap: %d %v", n, last)
+		// Stale (the last failure an hour ago or more): it starts again.
+		if n := add(t, db, "acme", "login:x", now.Add(3*time.Minute+time.Hour)); n != 1 {
+			t.Fatalf("a failure after the reset counted as %d, want 1", n)
 		}
 		must(t, db.DeleteLoginFailures(t.Context(), "acme", "login:x"))
 		if n, _ := get(t, db, "acme", "login:x"); n != 0 {
@@ -68,41 +65,62 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 		must(t, db.DeleteLoginFailures(t.Context(), "acme", "login:x"))
 	})
 
+	t.Run("Login/Lockout", func(t *testing.T) {
+		t.Parallel()
+		db := setup(t)
+		for i := 1; i <= 5; i++ {
+			add(t, db, "acme", "login:x", now)
+		}
+		// A lockout does not go stale with the reset time, only when over.
+		if n := add(t, db, "acme", "login:x", now.Add(29*time.Minute)); n != 6 {
+			t.Fatalf("a failure during the lockout counted as %d, want 6", n)
+		}
+		if n := add(t, db, "acme", "login:x", now.Add(59*time.Minute+time.Second)); n != 1 {
+			t.Fatalf("a failure after the lockout counted as %d, want 1", n)
+		}
+	})
+
+	t.Run("Login/Expiry", func(t *testing.T) {
+		t.Parallel()
+		db := setup(t)
+		add(t, db, "acme", "login:counted", now)
+		for range 5 {
+			add(t, db, "acme", "login:locked", now)
+		}
+		sweep := func(at time.Time, want int64) {
+			t.Helper()
+			n, err := db.DeleteExpiredLoginFailures(t.Context(), at, 10)
+			must(t, err)
+			if n != want {
+				t.Fatalf("sweep at %v deleted %d rows, want %d", at.Sub(now), n, want)
+			}
+		}
+		sweep(now.Add(time.Hour-time.Microsecond), 0)
+		sweep(now.Add(time.Hour), 1) // a count: its reset time
+		if n, _ := get(t, db, "acme", "login:locked"); n != 5 {
+			t.Fatalf("the lockout went with the count: %d", n)
+		}
+		sweep(now.Add(2*time.Hour-time.Microsecond), 0)
+		sweep(now.Add(2*time.Hour), 1) // a lockout: its own expiry
+	})
+
 	t.Run("Login/ConcurrentIncrements", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
 		const workers, each = 8, 5
 		var wg sync.WaitGroup
-		errs := make(chan error, workers)
 		for w := range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := 0; i < each; {
-					n, last, err := db.GetLoginFailures(t.Context(), "acme", "ip:192.0.2.1")
-					if err != nil {
-						errs <- err
-						return
-					}
-					at := now.Add(time.Duration(w*each+i+1) * time.Millisecond)
-					ok, err := db.SwapLoginFailures(t.Context(), "acme", "ip:192.0.2.1", n, last, n+1, at, at.Add(time.Hour))
-					if err != nil {
-						errs <- err
-						return
-					}
-					if ok {
-						i++
-					}
+				for i := range each {
+					add(t, db, "acme", "ip:192.0.2.1", now.Add(time.Duration(w*each+i+1)*time.Millisecond))
 				}
 			}()
 		}
 		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatal(err)
-		}
 		if n, _ := get(t, db, "acme", "ip:192.0.2.1"); n != workers*each {
-			t.Fatalf("count %d after %d increments: a swap was lost", n, workers*each)
+			t.Fatalf("count %d after %d increments: a failure was lost", n, workers*each)
 		}
 	})
 
@@ -110,12 +128,14 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 		t.Parallel()
 		db := setup(t)
 		mkTenant(t, db, "other")
-		swap(t, db, "acme", "login:x", 0, time.Time{}, 5, now)
+		for range 5 {
+			add(t, db, "acme", "login:x", now)
+		}
 		if n, _ := get(t, db, "other", "login:x"); n != 0 {
 			t.Fatalf("other tenant sees %d failures", n)
 		}
-		if !swap(t, db, "other", "login:x", 0, time.Time{}, 1, now) {
-			t.Fatal("other tenant cannot count the same subject")
+		if n := add(t, db, "other", "login:x", now); n != 1 {
+			t.Fatalf("other tenant counts the same subject from %d", n)
 		}
 		must(t, db.DeleteLoginFailures(t.Context(), "other", "login:x"))
 		if n, _ := get(t, db, "acme", "login:x"); n != 5 {
@@ -126,19 +146,16 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 	t.Run("Login/MissingTenant", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
-		_, err := db.SwapLoginFailures(t.Context(), "nope", "login:x", 0, time.Time{}, 1, now, now.Add(time.Hour))
-		wantErr(t, "SwapLoginFailures(missing tenant)", err, derrors.NotFound, "")
+		_, err := db.AddLoginFailure(t.Context(), "nope", "login:x", user.LoginFailure{At: now, ExpiresAt: now.Add(time.Hour)})
+		wantErr(t, "AddLoginFailure(missing tenant)", err, derrors.NotFound, "")
 	})
 
 	t.Run("Login/DeleteExpired", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
 		for i, exp := range []time.Duration{-3 * time.Hour, -2 * time.Hour, -time.Hour, time.Hour} {
-			ok, err := db.SwapLoginFailures(t.Context(), "acme", "ip:10.0.0."+string(rune('1'+i)), 0, time.Time{}, 1, now.Add(exp-time.Hour), now.Add(exp))
+			_, err := db.AddLoginFailure(t.Context(), "acme", "ip:10.0.0."+string(rune('1'+i)), user.LoginFailure{At: now.Add(exp - time.Hour), ExpiresAt: now.Add(exp)})
 			must(t, err)
-			if !ok {
-				t.Fatal("insert did not swap")
-			}
 		}
 		n, err := db.DeleteExpiredLoginFailures(t.Context(), now, 2)
 		must(t, err)
@@ -161,7 +178,7 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 	t.Run("Login/DeleteTenantCascades_R-TEN-3", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
-		swap(t, db, "acme", "login:x", 0, time.Time{}, 5, now)
+		add(t, db, "acme", "login:x", now)
 		must(t, db.DeleteTenant(t.Context(), "acme"))
 		mkTenant(t, db, "acme")
 		if n, _ := get(t, db, "acme", "login:x"); n != 0 {
@@ -169,47 +186,55 @@ func RunLogin(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 	})
 
-	// The limiter on the real store: parallel guesses for one login cannot
-	// all pass between Check and Fail (each Check counts its attempt), on
-	// both dialects; a second limiter (another replica) sees the same state.
+	// The limiter on the real store, on both dialects: parallel wrong
+	// guesses for one account are checked no more than its free failures at
+	// once, and then refused; a correct sign-in never counts; a second
+	// limiter (another replica) sees the same state, whichever name of the
+	// account it is given.
 	t.Run("Login/LimiterParallelChecks", func(t *testing.T) {
 		t.Parallel()
 		db := setup(t)
+		u := mkUser(t, db, "acme", "alice")
 		clock := func() time.Time { return now }
-		l := &login.Limiter{Store: db, Now: clock, Free: 3}
+		l := &login.Limiter{Store: db, Now: clock, Free: 3, Key: []byte("k")}
 		const n = 16
 		var wg sync.WaitGroup
-		allowed := make(chan bool, n)
+		var checked atomic.Int32
 		for range n {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				wait, locked, err := l.Check(t.Context(), "acme", "alice", "")
+				a, wait, locked, err := l.Check(t.Context(), "acme", "alice", "192.0.2.1")
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				allowed <- wait == 0 && !locked
+				defer a.Done()
+				if wait == 0 && !locked {
+					checked.Add(1)
+					if err := a.Fail(t.Context()); err != nil {
+						t.Error(err)
+					}
+				}
 			}()
 		}
 		wg.Wait()
-		close(allowed)
-		got := 0
-		for ok := range allowed {
-			if ok {
-				got++
-			}
+		if got := checked.Load(); got != 3 {
+			t.Fatalf("%d of %d parallel wrong guesses were checked, want 3 (the free ones)", got, n)
 		}
-		if got != 3 {
-			t.Fatalf("%d of %d parallel attempts allowed, want 3 (the free ones)", got, n)
+		replica := &login.Limiter{Store: db, Now: clock, Free: 3, Key: []byte("k")}
+		if _, wait, _, err := replica.Check(t.Context(), "acme", u.Email, ""); err != nil || wait != time.Second {
+			t.Fatalf("another replica, by email: wait %v, %v; want 1s", wait, err)
 		}
-		replica := &login.Limiter{Store: db, Now: clock, Free: 3}
-		if wait, _, err := replica.Check(t.Context(), "acme", "ALICE", ""); err != nil || wait != time.Second {
-			t.Fatalf("another replica: wait %v, %v; want 1s", wait, err)
+		must(t, replica.UnlockUser(t.Context(), "acme", u.ID))
+		a, wait, locked, err := l.Check(t.Context(), "acme", "ALICE", "")
+		if err != nil || wait != 0 || locked {
+			t.Fatalf("after UnlockUser on another replica: wait %v locked %v %v", wait, locked, err)
 		}
-		must(t, replica.Unlock(t.Context(), "acme", "alice"))
-		if wait, locked, err := l.Check(t.Context(), "acme", "alice", ""); err != nil || wait != 0 || locked {
-			t.Fatalf("after Unlock on another replica: wait %v locked %v %v", wait, locked, err)
+		a.Done()
+		// The address's 3 failures still count (IPFree 20): no delay yet.
+		if ip, _ := get(t, db, "acme", login.IPSubject("192.0.2.1")); ip != 3 {
+			t.Fatalf("the address counts %d failures, want 3", ip)
 		}
 	})
 }
