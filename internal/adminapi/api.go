@@ -188,8 +188,7 @@ type Problem struct {
 }
 
 func (a *API) problem(w http.ResponseWriter, r *http.Request, err error) {
-	kind := derrors.KindOf(err)
-	status := derrors.HTTPStatus(kind)
+	status := derrors.StatusOf(err)
 	p := Problem{Type: "about:blank", Title: http.StatusText(status), Status: status}
 	var de *derrors.Error
 	if errors.As(err, &de) {

@@ -3,9 +3,13 @@
 package derrors
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"strings"
 )
 
 // Kind classifies a domain error.
@@ -100,4 +104,41 @@ func HTTPStatus(k Kind) int {
 	default:
 		return http.StatusInternalServerError
 	}
+}
+
+// Unavailable reports whether err says a dependency (the database) could not
+// be reached, rather than that the request or the code is wrong: a refused
+// or broken connection, a connection the driver gave up, a statement that
+// never reached the server, or a PostgreSQL connection exception (SQLSTATE
+// class 08), shutdown or start-up (57P01-57P03) or too many connections
+// (53300). Such a failure passes once the database is back, so it is
+// answered 503 with Retry-After, not 500.
+func Unavailable(err error) bool {
+	if err == nil || errors.As(err, new(*Error)) {
+		return false
+	}
+	var (
+		op    *net.OpError
+		state interface{ SQLState() string }
+		retry interface{ SafeToRetry() bool }
+	)
+	switch {
+	case errors.As(err, &op), errors.Is(err, driver.ErrBadConn), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &state):
+		c := state.SQLState()
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+	case errors.As(err, &retry):
+		return retry.SafeToRetry()
+	}
+	return false
+}
+
+// StatusOf is the HTTP status of err: its kind's, or 503 when err is a
+// domain-less failure that says the database is unavailable.
+func StatusOf(err error) int {
+	if Unavailable(err) {
+		return http.StatusServiceUnavailable
+	}
+	return HTTPStatus(KindOf(err))
 }

@@ -632,5 +632,9 @@ func (p *Pages) serverError(w http.ResponseWriter, r *http.Request, tid string, 
 		p.redirect(w, r, client.LogonResultURLs.Error)
 		return
 	}
+	if derrors.Unavailable(err) {
+		p.message(w, r, tid, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable", "Please try again in a moment.", true)
+		return
+	}
 	p.message(w, r, tid, http.StatusInternalServerError, "Something went wrong", "Please try again in a moment.", true)
 }

@@ -1,6 +1,7 @@
 // Package middleware holds the HTTP middleware every request passes through:
 // request IDs, access logs (paths only, never query strings or bodies, which
-// may hold credentials), panic recovery, security headers and metrics.
+// may hold credentials), panic recovery, security headers, Retry-After on
+// every 503, and metrics.
 package middleware
 
 import (
@@ -20,9 +21,17 @@ type recorder struct {
 	bytes  int64
 }
 
+// RetryAfter is the Retry-After of a 503 that gives none of its own: a
+// dependency (the database) is unreachable, and clients should come back
+// shortly rather than give up.
+const RetryAfter = "1"
+
 func (r *recorder) WriteHeader(code int) {
 	if r.status == 0 {
 		r.status = code
+	}
+	if h := r.Header(); code == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
+		h.Set("Retry-After", RetryAfter)
 	}
 	r.ResponseWriter.WriteHeader(code)
 }

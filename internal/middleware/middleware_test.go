@@ -20,6 +20,11 @@ func TestWrap(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("fine")) })
 	mux.HandleFunc("GET /boom", func(http.ResponseWriter, *http.Request) { panic("kaboom") })
+	mux.HandleFunc("GET /down", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) })
+	mux.HandleFunc("GET /later", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(503)
+	})
 	h := Wrap(mux, log, m)
 
 	w := httptest.NewRecorder()
@@ -47,6 +52,16 @@ func TestWrap(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "panic in handler") {
 		t.Error("panic not logged")
+	}
+
+	// Every 503 tells the client when to come back; a handler's own
+	// Retry-After is kept.
+	for path, want := range map[string]string{"/down": RetryAfter, "/later": "30", "/ok": ""} {
+		w = httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		if got := w.Header().Get("Retry-After"); got != want {
+			t.Errorf("%s: Retry-After %q, want %q", path, got, want)
+		}
 	}
 
 	// A caller's request id is kept; an overlong one is replaced.

@@ -25,6 +25,9 @@ const (
 	CodeUnsupportedGrantType = "unsupported_grant_type"
 	CodeInvalidScope         = "invalid_scope"
 	CodeServerError          = "server_error"
+	// CodeTemporarilyUnavailable is §4.1.2.1's code, also used with 503 at
+	// the other endpoints when the database cannot be reached.
+	CodeTemporarilyUnavailable = "temporarily_unavailable"
 )
 
 // Error is an OAuth 2.0 error response. Description is shown to the client,
@@ -63,6 +66,12 @@ func InvalidScope(desc string) *Error { return newErr(CodeInvalidScope, 400, des
 // ServerError: an unexpected failure; the cause is logged, never sent.
 func ServerError() *Error {
 	return newErr(CodeServerError, 500, "the server could not complete the request")
+}
+
+// TemporarilyUnavailable: the server cannot answer now (its database is
+// unreachable); the client may retry (503, with Retry-After).
+func TemporarilyUnavailable() *Error {
+	return newErr(CodeTemporarilyUnavailable, 503, "the server is temporarily unavailable; try again shortly")
 }
 
 // WriteError writes e as the JSON error response of RFC 6749 §5.2.

@@ -43,6 +43,9 @@ const (
 type authError struct {
 	Code        string
 	Description string
+	// cause is set when the request could not be checked at all (the
+	// database failed): a server error, not the request's fault.
+	cause error
 }
 
 func (e *authError) Error() string { return e.Code + ": " + e.Description }
@@ -61,6 +64,10 @@ func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	req, client, aerr := p.validateAuthRequest(ctx, tid, params)
 	if aerr != nil {
+		if aerr.cause != nil {
+			p.serverError(w, r, aerr.cause)
+			return
+		}
 		if req == nil {
 			// No registered redirect URI to send the error to (R-OID-8).
 			p.authPage(w, r, http.StatusBadRequest, "The sign-in request cannot be accepted.", aerr.Description)
@@ -78,12 +85,20 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) {
 	tid := r.PathValue("tenant")
 	id := r.URL.Query().Get("request")
 	req, err := p.Grants.GetRequest(ctx, tid, id)
+	if err != nil && !derrors.Is(err, derrors.NotFound) {
+		p.serverError(w, r, err)
+		return
+	}
 	if err != nil || p.Now().After(req.ExpiresAt) {
 		p.authPage(w, r, http.StatusBadRequest, "This sign-in request has expired.", "Go back to the application and start again.")
 		return
 	}
 	req.ID = id
 	client, err := p.Apps.Store.GetApp(ctx, tid, req.ClientID)
+	if err != nil && !derrors.Is(err, derrors.NotFound) {
+		p.serverError(w, r, err)
+		return
+	}
 	if err != nil {
 		p.authPage(w, r, http.StatusBadRequest, "The application is no longer registered.", "")
 		return
@@ -262,6 +277,9 @@ func (p *Provider) validateAuthRequest(ctx context.Context, tid string, q url.Va
 		return nil, nil, authErr(oauth.CodeInvalidRequest, "client_id is missing")
 	}
 	client, err := p.Apps.Store.GetApp(ctx, tid, clientID)
+	if err != nil && !derrors.Is(err, derrors.NotFound) {
+		return nil, nil, &authError{Code: oauth.CodeServerError, cause: err}
+	}
 	if err != nil {
 		return nil, nil, authErr(oauth.CodeInvalidRequest, "client_id is not a registered application of this tenant")
 	}
@@ -475,5 +493,9 @@ func (p *Provider) authPage(w http.ResponseWriter, r *http.Request, status int, 
 
 func (p *Provider) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	p.Log.ErrorContext(r.Context(), "authorization request failed", "error", err)
+	if derrors.Unavailable(err) {
+		p.authPage(w, r, http.StatusServiceUnavailable, "Sign-in is temporarily unavailable.", "Please try again in a moment.")
+		return
+	}
 	p.authPage(w, r, http.StatusInternalServerError, "Something went wrong.", "Please try again in a moment.")
 }

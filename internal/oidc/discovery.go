@@ -118,7 +118,7 @@ func (p *Provider) certificate(w http.ResponseWriter, r *http.Request) {
 
 // fail writes a JSON error for a non-OAuth endpoint failure.
 func (p *Provider) fail(ctx context.Context, w http.ResponseWriter, err error) {
-	status := derrors.HTTPStatus(derrors.KindOf(err))
+	status := derrors.StatusOf(err)
 	msg := http.StatusText(status)
 	if status == http.StatusNotFound {
 		msg = "no such tenant"

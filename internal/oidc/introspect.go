@@ -40,9 +40,18 @@ func (p *Provider) writeOAuthError(w http.ResponseWriter, r *http.Request, err e
 	var oe *oauth.Error
 	if !errors.As(err, &oe) {
 		p.Log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
-		oe = oauth.ServerError()
+		oe = failure(err)
 	}
 	oauth.WriteError(w, oe)
+}
+
+// failure is the OAuth error for an unexpected err: 503 when the database
+// is unreachable, which a client may retry, else 500.
+func failure(err error) *oauth.Error {
+	if derrors.Unavailable(err) {
+		return oauth.TemporarilyUnavailable()
+	}
+	return oauth.ServerError()
 }
 
 func writeNoStoreJSON(w http.ResponseWriter, v any) {

@@ -53,7 +53,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var oe *oauth.Error
 		if !errors.As(err, &oe) {
-			oe = oauth.ServerError()
+			oe = failure(err)
 			if r.Context().Err() != nil {
 				// The client went away; nothing failed on our side.
 				p.Log.DebugContext(r.Context(), "token request abandoned by the client", "grant_type", grant)
