@@ -109,14 +109,27 @@ func TestFaultPostgresOutage(t *testing.T) {
 			req, _ := http.NewRequest("GET", authURL, nil)
 			return do("authorize", req)
 		},
+		// A live access token is live or the answer is 503: never a 200
+		// with active=false, never a 401 at UserInfo (issue 8 §1).
+		"introspect": func() outcome {
+			return do("introspect", form(f.issuer+"/oauth/introspect", url.Values{"token": {tok.AccessToken}}, svc.ClientID, svc.ClientSecret))
+		},
+		"userinfo": func() outcome {
+			req, _ := http.NewRequest("GET", f.issuer+"/oauth/userinfo", nil)
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			return do("userinfo", req)
+		},
 		"readyz": func() outcome {
 			req, _ := http.NewRequest("GET", f.inst.URL+"/readyz", nil)
 			return do("readyz", req)
 		},
 	}
 	ok := func(o outcome) bool {
-		if o.kind == "authorize" {
+		switch o.kind {
+		case "authorize":
 			return o.status == http.StatusFound || o.status == http.StatusSeeOther
+		case "introspect":
+			return o.status == http.StatusOK && strings.Contains(o.body, `"active":true`)
 		}
 		return o.status == http.StatusOK
 	}

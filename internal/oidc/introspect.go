@@ -65,68 +65,80 @@ func writeNoStoreJSON(w http.ResponseWriter, v any) {
 // liveAccess verifies a JWT access token of the tenant (its signature once
 // per token and key: verifyCache) and checks, at this moment, that nothing
 // revoked it: its app still exists, its family (user grant) is not revoked,
-// its user is active (R-USR-2, R-APP-11, R-PRM-2).
-func (p *Provider) liveAccess(ctx context.Context, tid, token string) (*accessClaims, *app.App, *user.User, bool) {
+// its user is active (R-USR-2, R-APP-11, R-PRM-2). err is set only when
+// the store could not answer (derrors.Unavailable): the caller answers 503
+// rather than call a live token dead.
+func (p *Provider) liveAccess(ctx context.Context, tid, token string) (_ *accessClaims, _ *app.App, _ *user.User, live bool, err error) {
 	now := p.Now().Unix()
 	var c *accessClaims
 	if strings.HasPrefix(token, OpaquePrefix) {
 		payload, err := p.Grants.GetAccessToken(ctx, tid, grant.Hash(token))
 		if err != nil {
-			return nil, nil, nil, false
+			return nil, nil, nil, false, unavailable(err)
 		}
 		c = new(accessClaims)
-		if err := json.Unmarshal(payload, c); err != nil {
-			return nil, nil, nil, false
+		if json.Unmarshal(payload, c) != nil {
+			return nil, nil, nil, false, nil
 		}
 	} else {
 		// Only the signature may come from the cache: everything below is
 		// checked on every request.
 		var ok bool
-		if c, ok = p.verifiedAccess(ctx, tid, token, now); !ok {
-			return nil, nil, nil, false
+		if c, ok, err = p.verifiedAccess(ctx, tid, token, now); !ok {
+			return nil, nil, nil, false, err
 		}
 	}
 	if c.Issuer != p.issuer(tid) || now >= c.Expiry || now < c.NotBef-60 {
-		return nil, nil, nil, false
+		return nil, nil, nil, false, nil
 	}
 	// GetClient, not GetApp: the token endpoint's lookup, cached where the
 	// cache is coherent (SQLite), and the app is all we need of it.
 	a, _, err := p.Apps.Store.GetClient(ctx, tid, c.ClientID)
 	if err != nil {
-		return nil, nil, nil, false
+		return nil, nil, nil, false, unavailable(err)
 	}
 	if c.Family == "" {
 		// No family stands for the token: a revoked JWT is known by its jti
 		// (an opaque one is deleted).
 		if !strings.HasPrefix(token, OpaquePrefix) {
-			if revoked, err := p.revoked(ctx, tid, c.JTI); err != nil || revoked {
-				return nil, nil, nil, false
+			revoked, err := p.revoked(ctx, tid, c.JTI)
+			if err != nil || revoked {
+				return nil, nil, nil, false, unavailable(err)
 			}
 		}
-		return c, a, nil, true
+		return c, a, nil, true, nil
 	}
 	f, err := p.Grants.GetFamily(ctx, tid, c.Family)
 	if err != nil || f.Revoked() {
-		return nil, nil, nil, false
+		return nil, nil, nil, false, unavailable(err)
 	}
 	u, err := p.Users.ActiveUser(ctx, tid, c.Subject)
 	if err != nil || grantedBeforeBlock(f.CreatedAt, u) {
-		return nil, nil, nil, false
+		return nil, nil, nil, false, unavailable(err)
 	}
 	// Permissions deleted since issuance revoke the tokens that carry them
 	// (R-PRM-2): the token is live only while its permissions still exist.
 	if len(c.Permissions) > 0 {
 		_, perms, err := p.Users.Access(ctx, tid, u.ID, c.ClientID)
 		if err != nil {
-			return nil, nil, nil, false
+			return nil, nil, nil, false, unavailable(err)
 		}
 		for _, perm := range c.Permissions {
 			if !slices.Contains(perms, perm) {
-				return nil, nil, nil, false
+				return nil, nil, nil, false, nil
 			}
 		}
 	}
-	return c, a, u, true
+	return c, a, u, true, nil
+}
+
+// unavailable keeps err when the store could not answer, and drops any
+// other (a token not found, a user blocked: the token is simply not live).
+func unavailable(err error) error {
+	if derrors.Unavailable(err) {
+		return err
+	}
+	return nil
 }
 
 // introspect is the introspection endpoint (RFC 7662). The caller is an
@@ -151,7 +163,12 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	resp := map[string]any{"active": false}
 	hint := firstOf(form, "token_type_hint")
 	if hint != "refresh_token" && (strings.Count(tok, ".") == 2 || strings.HasPrefix(tok, OpaquePrefix)) {
-		if c, a, u, ok := p.liveAccess(ctx, tid, tok); ok {
+		c, a, u, ok, err := p.liveAccess(ctx, tid, tok)
+		if err != nil {
+			p.writeOAuthError(w, r, err)
+			return
+		}
+		if ok {
 			resp = map[string]any{
 				"active": true, "token_type": "Bearer", "scope": c.Scope, "client_id": c.ClientID, "sub": c.Subject,
 				"iss": c.Issuer, "aud": c.Audience, "exp": c.Expiry, "iat": c.IssuedAt, "nbf": c.NotBef, "jti": c.JTI,
@@ -213,7 +230,10 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 	} else if !derrors.Is(err, derrors.NotFound) {
 		p.writeOAuthError(w, r, err)
 		return
-	} else if c, _, _, ok := p.liveAccess(ctx, tid, tok); ok {
+	} else if c, _, _, ok, err := p.liveAccess(ctx, tid, tok); err != nil {
+		p.writeOAuthError(w, r, err)
+		return
+	} else if ok {
 		family = c.Family
 		if family == "" && c.ClientID == client.ClientID {
 			// No family stands for the token (client credentials, JWT
@@ -260,7 +280,12 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "a bearer access token is required", http.StatusUnauthorized)
 		return
 	}
-	c, a, u, live := p.liveAccess(r.Context(), r.PathValue("tenant"), tok)
+	c, a, u, live, err := p.liveAccess(r.Context(), r.PathValue("tenant"), tok)
+	if err != nil {
+		p.Log.ErrorContext(r.Context(), "userinfo failed", "error", err)
+		http.Error(w, "the server is temporarily unavailable; try again shortly", http.StatusServiceUnavailable)
+		return
+	}
 	if !live || u == nil || !slices.Contains(strings.Fields(c.Scope), "openid") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
 		http.Error(w, "the access token is invalid, expired, revoked or lacks the openid scope", http.StatusUnauthorized)

@@ -27,7 +27,7 @@ func TestRevokedJTIsAcrossProviders(t *testing.T) {
 	}
 	ctx := context.Background()
 	live := func(p *Provider, tok string) bool {
-		_, _, _, ok := p.liveAccess(ctx, vcTenant, tok)
+		_, _, _, ok, _ := p.liveAccess(ctx, vcTenant, tok)
 		return ok
 	}
 	tok, kept := e.clientToken(t), e.clientToken(t)

@@ -133,29 +133,30 @@ func signingKID(token string) (string, bool) {
 // tenant's published keys signed, from the provider's cache of verified
 // tokens or else by verifying the signature. now is in unix seconds. The
 // caller gets its own copy of the claims (their slices are shared and must
-// not be modified).
-func (p *Provider) verifiedAccess(ctx context.Context, tid, token string, now int64) (*accessClaims, bool) {
+// not be modified). err is set only when the key set could not be loaded
+// from an unreachable store.
+func (p *Provider) verifiedAccess(ctx context.Context, tid, token string, now int64) (*accessClaims, bool, error) {
 	ks, err := p.Keys.Get(ctx, tid)
 	if err != nil {
-		return nil, false
+		return nil, false, unavailable(err)
 	}
 	k := tokenKey(tid, token)
 	if cached, ok := p.verified.get(k, ks, now); ok {
 		c := *cached
-		return &c, true
+		return &c, true, nil
 	}
 	payload, err := ks.Verify(token, keys.TypAccessToken)
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	var c accessClaims
-	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, false
+	if json.Unmarshal(payload, &c) != nil {
+		return nil, false, nil
 	}
 	if kid, ok := signingKID(token); ok && now < c.Expiry {
 		cached := c
 		k.tenant = strings.Clone(tid) // not a piece of the request's path
 		p.verified.put(k, verifiedToken{claims: &cached, version: ks.Version, kid: kid}, now)
 	}
-	return &c, true
+	return &c, true, nil
 }

@@ -192,7 +192,7 @@ func TestVerifyCacheHit(t *testing.T) {
 		t.Errorf("introspection from the cache (-first +second):\n%s", diff)
 	}
 	// The caller's claims are its own copy.
-	c, _, _, ok := e.p.liveAccess(context.Background(), vcTenant, tok)
+	c, _, _, ok, _ := e.p.liveAccess(context.Background(), vcTenant, tok)
 	if !ok {
 		t.Fatal("liveAccess: not live")
 	}
@@ -372,7 +372,7 @@ func TestVerifyCacheConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, _, ok := e.p.liveAccess(ctx, vcTenant, toks[0])
+	c, _, _, ok, _ := e.p.liveAccess(ctx, vcTenant, toks[0])
 	if !ok {
 		t.Fatal("not live")
 	}
@@ -387,7 +387,7 @@ func TestVerifyCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 20 {
 				tok := toks[(g+i)%len(toks)]
-				if c, _, _, ok := e.p.liveAccess(ctx, vcTenant, tok); !ok || c.Subject != e.user.ID {
+				if c, _, _, ok, _ := e.p.liveAccess(ctx, vcTenant, tok); !ok || c.Subject != e.user.ID {
 					t.Errorf("liveAccess: %v %+v", ok, c)
 					return
 				}
