@@ -90,3 +90,24 @@ func TestAdminBodyMediaTypeAndDuplicateKeys(t *testing.T) {
 		}
 	})
 }
+
+// Issue 8 §7: a bad lifetime is named by its own path, however many bad
+// durations the server has decoded before.
+func TestAdminLifetimeErrorPath(t *testing.T) {
+	inst := start(t, options{})
+	tok := inst.adminToken(t)
+	inst.createTenant(t, "acme", "")
+	for i, tc := range []struct{ field, value string }{
+		{"access_token_lifetime", `"soon"`},
+		{"access_token_lifetime", `"soon"`},
+		{"id_token_lifetime", `"1x"`},
+		{"access_token_lifetime", `-1`},
+	} {
+		body := `{"name":"app_x","type":"s2s","` + tc.field + `":` + tc.value + `}`
+		r := inst.rawAdmin(t, tok, "POST", "/admin/v1/tenants/acme/apps", "application/json", body)
+		want := tc.field + `: has the wrong type or format (want a duration such as "15m" or "720h")`
+		if r.Status != http.StatusBadRequest || r.Body["field"] != tc.field || r.Body["detail"] != want {
+			t.Errorf("#%d %s: got %d %s, want 400 field %q detail %q", i, body, r.Status, r.Raw, tc.field, want)
+		}
+	}
+}
