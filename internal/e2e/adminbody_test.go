@@ -111,3 +111,50 @@ func TestAdminLifetimeErrorPath(t *testing.T) {
 		}
 	}
 }
+
+// Issue 8 §7: a control character in a stored text field could forge the
+// CLI's output or a log line; every such field refuses C0 and C1 controls
+// with a 400 naming it, and nothing is stored.
+func TestAdminRefusesControlCharacters(t *testing.T) {
+	inst := start(t, options{})
+	tok := inst.adminToken(t)
+	inst.createTenant(t, "acme", "")
+	web := inst.createApp(t, "acme", "--name", "web_app", "--type", "s2s")
+	const a = "/admin/v1/tenants/acme"
+	for _, bad := range []string{"\x1b[31mred", "line\r\nforged", "nul\x00", "tab\there", "del\x7f", "c1\u0085", "csi\u009b2J"} {
+		for _, tc := range []struct {
+			method, path string
+			body         map[string]any
+			field        string
+		}{
+			{"POST", "/admin/v1/tenants", map[string]any{"name": "ctl", "display_name": bad}, "display_name"},
+			{"PATCH", a, map[string]any{"display_name": bad}, "display_name"},
+			{"POST", a + "/apps", map[string]any{"name": "ctl_app", "type": "s2s", "description": bad}, "description"},
+			{"POST", a + "/apps", map[string]any{"name": "ctl_app", "type": "s2s", "additional_info": bad}, "additional_info"},
+			{"POST", a + "/apps/" + web.ClientID + "/permissions", map[string]any{"name": "read", "description": bad}, "description"},
+			{"POST", a + "/users", map[string]any{"username": "ctl", "email": "ctl@example.com", "given_name": bad}, "given_name"},
+			{"POST", a + "/users", map[string]any{"username": "ctl", "email": "ctl@example.com", "family_name": bad}, "family_name"},
+			{"POST", a + "/users", map[string]any{"username": "ctl", "email": "ctl@example.com", "groups": []string{bad}}, "groups"},
+			{"POST", a + "/roles", map[string]any{"name": "ctl", "description": bad, "permissions": []any{}}, "description"},
+			{"PUT", a + "/theme", map[string]any{"product_name": "x" + bad + "y"}, "product_name"},
+			{"PUT", a + "/theme", map[string]any{"texts": map[string]any{"footer": "x" + bad + "y"}}, "texts.footer"},
+		} {
+			r := inst.api(t, tok, tc.method, tc.path, tc.body)
+			if r.Status != http.StatusBadRequest || r.Body["field"] != tc.field || !strings.Contains(r.Raw, "control characters") {
+				t.Errorf("%s %s %q: got %d %s, want 400 naming %q", tc.method, tc.path, bad, r.Status, r.Raw, tc.field)
+			}
+		}
+	}
+	for _, path := range []string{"/admin/v1/tenants/ctl", a + "/roles/ctl", a + "/apps/" + web.ClientID + "/permissions/read"} {
+		if r := inst.api(t, tok, "GET", path, nil); r.Status != http.StatusNotFound {
+			t.Errorf("GET %s after refused writes: %d %s", path, r.Status, r.Raw)
+		}
+	}
+	if r := inst.api(t, tok, "GET", a, nil); r.Body["display_name"] != "acme" {
+		t.Errorf("display_name changed by a refused PATCH: %s", r.Raw)
+	}
+	// Text without controls, in any script, is fine.
+	if r := inst.api(t, tok, "PATCH", a, map[string]any{"display_name": "Ακμή – Zoë ✓"}); r.Status != http.StatusOK {
+		t.Errorf("unicode display_name: %d %s", r.Status, r.Raw)
+	}
+}
