@@ -233,7 +233,11 @@ start_gatehouse() {
 	GH_DATA=$WORK/gatehouse-data
 	mkdir -p "$GH_DATA"
 	GH_PORT=$(free_port)
+	# Metrics have a listener of their own (default 127.0.0.1:9464, which
+	# another server on this machine may hold): a free port here.
+	GH_METRICS_PORT=$(free_port)
 	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
+		--metrics-listen "127.0.0.1:$GH_METRICS_PORT" \
 		--public-url "http://127.0.0.1:$GH_PORT" ${BENCH_GATEHOUSE_ARGS:-} >>"$LOGS/gatehouse.log" 2>&1 &
 	GH_PID=$!
 	PIDS+=("$GH_PID")

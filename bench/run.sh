@@ -204,7 +204,11 @@ GH_PORT=""
 start_gatehouse() {
 	local t0
 	t0=$(now_ms)
+	# Metrics have a listener of their own (default 127.0.0.1:9464, which
+	# another server on this machine may hold): a free port here.
+	GH_METRICS_PORT=$(free_port)
 	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
+		--metrics-listen "127.0.0.1:$GH_METRICS_PORT" \
 		--public-url "http://127.0.0.1:$GH_PORT" >>"$LOGS/gatehouse.log" 2>&1 &
 	GH_PID=$!
 	PIDS+=("$GH_PID")

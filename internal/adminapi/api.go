@@ -8,17 +8,22 @@
 package adminapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -216,18 +221,55 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// decode reads one JSON object of at most MaxBodyBytes, refusing unknown
-// fields and trailing data, with an error that names the problem.
+// decode reads one JSON object of at most MaxBodyBytes, sent as
+// application/json, refusing unknown fields, duplicate keys and trailing
+// data, with an error that names the problem.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	data, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(data) == 0 {
+		return derrors.Invalidf("body", "is empty; a JSON object is required")
+	}
+	return decodeBody(r, data, v)
+}
+
+// decodeOptional is decode for a body that may be empty (all fields optional).
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	data, err := readBody(w, r)
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	return decodeBody(r, data, v)
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, derrors.Invalidf("body", "is larger than %d bytes", MaxBodyBytes)
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, derrors.Invalidf("body", "is larger than %d bytes", MaxBodyBytes)
+	case err != nil:
+		return nil, derrors.Invalidf("body", "could not be read: %v", err)
+	}
+	return data, nil
+}
+
+// decodeBody checks the media type of a non-empty body, then decodes it.
+func decodeBody(r *http.Request, data []byte, v any) error {
+	if err := jsonContentType(r.Header.Get("Content-Type")); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
 		var ute *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
-		case errors.As(err, &mbe):
-			return derrors.Invalidf("body", "is larger than %d bytes", MaxBodyBytes)
 		case errors.As(err, &ute):
 			want := ute.Type.String()
 			if ute.Type == reflect.TypeFor[app.Duration]() {
@@ -238,6 +280,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return derrors.Invalidf("body", "is not valid JSON (at byte %d)", se.Offset)
 		case errors.Is(err, io.EOF):
 			return derrors.Invalidf("body", "is empty; a JSON object is required")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return derrors.Invalidf("body", "is not valid JSON (it ends too early)")
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return derrors.Invalidf(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`), "is not a known field")
 		default:
@@ -247,7 +291,100 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if dec.More() {
 		return derrors.Invalidf("body", "must hold exactly one JSON object")
 	}
+	// The body is valid JSON of the right shape; now refuse what the
+	// decoder silently resolves (the last of two equal keys wins).
+	return duplicateKeys(data)
+}
+
+// jsonContentType accepts application/json, with parameters such as
+// charset and in any letter case, and nothing else.
+func jsonContentType(ct string) error {
+	if ct == "" {
+		return &derrors.Error{Kind: derrors.UnsupportedMediaType, Field: "Content-Type", Msg: "is missing; send the body as application/json"}
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return &derrors.Error{Kind: derrors.UnsupportedMediaType, Field: "Content-Type", Msg: fmt.Sprintf("%q is not supported; send the body as application/json", ct)}
+	}
 	return nil
+}
+
+// duplicateKeys refuses a key given twice in one object, at any depth,
+// naming its path ("texts.footer", "permissions[2].name"). Keys are compared
+// as the decoder matches them to fields: ignoring letter case.
+func duplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var walk func(path string) error
+	walk = func(path string) error {
+		tok, err := dec.Token()
+		if err != nil {
+			return derrors.Invalidf("body", "is not valid JSON")
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]string{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return derrors.Invalidf("body", "is not valid JSON")
+				}
+				key, _ := kt.(string)
+				p := key
+				if path != "" {
+					p = path + "." + key
+				}
+				folded := foldKey(key)
+				if first, dup := seen[folded]; dup {
+					if first == key {
+						return derrors.Invalidf(p, "is given twice in one object; give each key once")
+					}
+					return derrors.Invalidf(p, "is given twice in one object (as %q and %q; keys are matched ignoring letter case); give each key once", first, key)
+				}
+				seen[folded] = key
+				if err := walk(p); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if err := walk(fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+		}
+		if err != nil {
+			return derrors.Invalidf("body", "is not valid JSON")
+		}
+		return nil
+	}
+	return walk("")
+}
+
+// foldKey maps the keys encoding/json treats as the same field name to one
+// string: ASCII upper case, and for other letters the smallest rune of
+// their case-folding orbit (as the decoder's own folding does).
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z':
+			r -= 'a' - 'A'
+		case r >= utf8.RuneSelf:
+			for {
+				f := unicode.SimpleFold(r)
+				if f <= r {
+					r = f
+					break
+				}
+				r = f
+			}
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // jsonField drops the Go names of embedded structs ("App.name" → "name")
@@ -261,14 +398,6 @@ func jsonField(path string) string {
 		}
 	}
 	return strings.Join(out, ".")
-}
-
-// decodeOptional is decode for a body that may be empty (all fields optional).
-func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength == 0 {
-		return nil
-	}
-	return decode(w, r, v)
 }
 
 // List is a page of items; NextCursor is empty on the last page.

@@ -51,6 +51,7 @@ type operation struct {
 	Security    *[]map[string][]string     `json:"security"`
 	Parameters  []json.RawMessage          `json:"parameters"`
 	Responses   map[string]json.RawMessage `json:"responses"`
+	RequestBody json.RawMessage            `json:"requestBody"`
 	Scopes      []string                   `json:"x-scopes"`
 }
 
@@ -285,6 +286,13 @@ func TestContractOperations(t *testing.T) {
 			slices.Sort(want)
 			if !slices.Equal(got, want) {
 				t.Errorf("%s: x-scopes = %v, want %v", key, op.Scopes, want)
+			}
+		}
+
+		// A body that is not application/json is refused with 415.
+		if op.RequestBody != nil {
+			if _, ok := op.Responses["415"]; !ok {
+				t.Errorf("%s: takes a request body, but no 415 response", key)
 			}
 		}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 // Field limits of SPEC §2.
@@ -149,7 +150,7 @@ func (a *App) validateOIDC(maxScopes int) error {
 		return derrors.Invalidf("audiences", "at most %d audiences", MaxAudiences)
 	}
 	for _, aud := range a.Audiences {
-		if aud == "" || len(aud) > MaxURILen || !utf8.ValidString(aud) || strings.ContainsAny(aud, " \t\r\n") {
+		if aud == "" || len(aud) > MaxURILen || !utf8.ValidString(aud) || strings.ContainsRune(aud, ' ') || text.Line(aud) != nil {
 			return derrors.Invalidf("audiences", "%q is not a valid audience", aud)
 		}
 	}
@@ -197,7 +198,7 @@ func validateClaims(cs []ClaimSetting) error {
 			return derrors.Invalidf("claims", "%q: a required or in-token claim must be available", c.Name)
 		case c.Name == "sub" && (c.MapTo != "" || !c.Available):
 			return derrors.Invalidf("claims", "sub is always available and cannot be renamed")
-		case c.MapTo != "" && (len(c.MapTo) > MaxURILen || strings.ContainsAny(c.MapTo, " \t\r\n\"") || !utf8.ValidString(c.MapTo)):
+		case c.MapTo != "" && (len(c.MapTo) > MaxURILen || strings.ContainsAny(c.MapTo, " \"") || text.Line(c.MapTo) != nil || !utf8.ValidString(c.MapTo)):
 			return derrors.Invalidf("claims", "%q: map_to must be a claim name or URI without spaces", c.Name)
 		case c.MapTo != "" && slices.Contains(reservedClaims, c.MapTo):
 			return derrors.Invalidf("claims", "%q: map_to %q is a reserved claim", c.Name, c.MapTo)
@@ -551,6 +552,9 @@ func textField(field, v string, max int) error {
 	if utf8.RuneCountInString(v) > max {
 		return derrors.Invalidf(field, "must be at most %d characters", max)
 	}
+	if err := text.Line(v); err != nil {
+		return derrors.Invalidf(field, "%v", err)
+	}
 	return nil
 }
 
@@ -590,7 +594,7 @@ func parseAbsolute(field, raw string) (*url.URL, error) {
 	if len(raw) > MaxURILen {
 		return nil, derrors.Invalidf(field, "a URL must be at most %d characters", MaxURILen)
 	}
-	if !utf8.ValidString(raw) || strings.ContainsAny(raw, " \t\r\n\\") || strings.ContainsRune(raw, 0x7f) || hasControl(raw) {
+	if !utf8.ValidString(raw) || strings.ContainsAny(raw, " \\") || text.Line(raw) != nil {
 		return nil, derrors.Invalidf(field, "%q contains characters not allowed in a URL", raw)
 	}
 	u, err := url.Parse(raw)
@@ -607,15 +611,6 @@ func parseAbsolute(field, raw string) (*url.URL, error) {
 		return nil, derrors.Invalidf(field, "%q: wildcards are not allowed", raw)
 	}
 	return u, nil
-}
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 {
-			return true
-		}
-	}
-	return false
 }
 
 // IsLoopbackHost reports whether host (without port or brackets) is one of

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/adminapi"
 	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 // Env is what a command run sees of the process.
@@ -67,7 +68,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return nil
 	}
 	if err := root.ExecuteContext(ctx); err != nil {
-		msg := strings.ReplaceAll(err.Error(), "\n", "; ")
+		msg := text.Escape(strings.ReplaceAll(err.Error(), "\n", "; "))
 		fmt.Fprintln(env.Stderr, "gatehouse: "+msg)
 		return 1
 	}
@@ -138,6 +139,10 @@ func (g *globals) call(cmd *cobra.Command, method, path string, in any, show fun
 	}
 	if show == nil {
 		return nil
+	}
+	raw, err = visible(raw)
+	if err != nil {
+		return err
 	}
 	return show(out, raw)
 }

@@ -1,12 +1,50 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
+
+// visible returns raw with the control characters in its strings escaped
+// (\x1b, \r, \n, \u0085; see text.Escape), so that values stored before
+// such characters were refused cannot forge the text output: every show
+// function prints what visible returns, never the server's bytes.
+func visible(raw json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return raw, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("the server's answer is not JSON: %w", err)
+	}
+	return json.Marshal(escapeStrings(v))
+}
+
+func escapeStrings(v any) any {
+	switch x := v.(type) {
+	case string:
+		return text.Escape(x)
+	case []any:
+		for i := range x {
+			x[i] = escapeStrings(x[i])
+		}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[text.Escape(k)] = escapeStrings(e)
+		}
+		return out
+	}
+	return v
+}
 
 // lookup finds a dotted path ("endpoints.token_endpoint") in a JSON object.
 func lookup(m map[string]any, path string) (any, bool) {
@@ -23,7 +61,7 @@ func lookup(m map[string]any, path string) (any, bool) {
 	return cur, true
 }
 
-func text(v any) string {
+func display(v any) string {
 	switch x := v.(type) {
 	case nil:
 		return ""
@@ -32,7 +70,7 @@ func text(v any) string {
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
-			parts[i] = text(e)
+			parts[i] = display(e)
 		}
 		return strings.Join(parts, ",")
 	case float64:
@@ -52,8 +90,8 @@ func showFields(fields ...string) func(io.Writer, json.RawMessage) error {
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, f := range fields {
-			if v, ok := lookup(m, f); ok && text(v) != "" {
-				fmt.Fprintf(tw, "%s:\t%s\n", f, text(v))
+			if v, ok := lookup(m, f); ok && display(v) != "" {
+				fmt.Fprintf(tw, "%s:\t%s\n", f, display(v))
 			}
 		}
 		return tw.Flush()
@@ -76,7 +114,7 @@ func showList(cols ...string) func(io.Writer, json.RawMessage) error {
 			vals := make([]string, len(cols))
 			for i, c := range cols {
 				v, _ := lookup(it, c)
-				vals[i] = text(v)
+				vals[i] = display(v)
 			}
 			fmt.Fprintln(tw, strings.Join(vals, "\t"))
 		}

@@ -72,9 +72,27 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 		}
+		var metrics chan error
+		if cfg.MetricsListen != "" {
+			mln, err := net.Listen("tcp", cfg.MetricsListen)
+			if err != nil {
+				ln.Close()
+				return fmt.Errorf("--metrics-listen: %w", err)
+			}
+			metrics = make(chan error, 1)
+			go func() { metrics <- s.ServeMetrics(ctx, mln) }()
+			log.Info("serving metrics", "address", mln.Addr().String(), "path", "/metrics")
+		}
 		log.Info("gatehouse is listening", "address", ln.Addr().String(), "public_url", cfg.PublicURL, "database", s.DatabaseName(),
 			"admin_api", cfg.PublicURL+"/admin/v1/openapi.yaml", "admin_credentials", cfg.AdminFile)
-		return s.Serve(ctx, ln)
+		err = s.Serve(ctx, ln)
+		if metrics != nil {
+			stop()
+			if merr := <-metrics; err == nil {
+				err = merr
+			}
+		}
+		return err
 	}
 	return cmd
 }

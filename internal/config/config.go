@@ -43,6 +43,7 @@ type Config struct {
 	DBMaxConns             int
 	AdminFile              string
 	DebugListen            string
+	MetricsListen          string
 	GCPercent              int
 	CodeLifetime           time.Duration
 	RequestLifetime        time.Duration
@@ -75,6 +76,7 @@ func Default() Config {
 		SessionLifetime:        12 * time.Hour,
 		LockoutThreshold:       10,
 		LockoutDuration:        15 * time.Minute,
+		MetricsListen:          "127.0.0.1:9464",
 	}
 }
 
@@ -108,6 +110,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.JanitorInterval, "janitor-interval", c.JanitorInterval, "how often expired codes, sessions and tokens are deleted (0 turns the janitor off)")
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target percentage (GOGC); the live heap is small, so a high value trades a little memory for less CPU per request. Ignored when GOGC is set")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "if set, serve Go's pprof profiles on this address (keep it on loopback); off by default")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics (/metrics) on, apart from the main listener; empty: no metrics")
 }
 
 // EnvName is the environment variable of a flag.
@@ -202,6 +205,11 @@ func (c *Config) Validate() error {
 	if c.DebugListen != "" {
 		if _, _, err := net.SplitHostPort(c.DebugListen); err != nil {
 			bad("--debug-listen %q: want host:port", c.DebugListen)
+		}
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			bad("--metrics-listen %q: want host:port", c.MetricsListen)
 		}
 	}
 	if c.CodeLifetime < time.Second || c.CodeLifetime > 60*time.Second {

@@ -86,3 +86,27 @@ func TestEnvName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Issue 8 §7: metrics have their own listener, on loopback by default.
+func TestMetricsListen(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{nil, nil, "", "127.0.0.1:9464"},
+		{nil, map[string]string{"GATEHOUSE_METRICS_LISTEN": "10.0.0.5:9100"}, "", "10.0.0.5:9100"},
+		{nil, nil, "metrics-listen: \"\"\n", ""},
+		{[]string{"--metrics-listen="}, map[string]string{"GATEHOUSE_METRICS_LISTEN": "10.0.0.5:9100"}, "", ""},
+		{[]string{"--metrics-listen", "[::1]:9464"}, nil, "", "[::1]:9464"},
+	} {
+		c, err := parse(t, tc.args, tc.env, tc.file)
+		if err != nil || c.MetricsListen != tc.want {
+			t.Errorf("%v %v %q: got %q %v, want %q", tc.args, tc.env, tc.file, c.MetricsListen, err, tc.want)
+		}
+	}
+	if _, err := parse(t, []string{"--metrics-listen", "9464"}, nil, ""); err == nil || !strings.Contains(err.Error(), "--metrics-listen") {
+		t.Errorf("bad address: %v", err)
+	}
+}

@@ -25,6 +25,7 @@ const (
 	Unauthenticated
 	LimitExceeded
 	MethodNotAllowed
+	UnsupportedMediaType
 )
 
 // Error is a domain error: a kind, the field it concerns (if any) and a message
@@ -101,6 +102,8 @@ func HTTPStatus(k Kind) int {
 		return http.StatusUnprocessableEntity
 	case MethodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case UnsupportedMediaType:
+		return http.StatusUnsupportedMediaType
 	default:
 		return http.StatusInternalServerError
 	}

@@ -50,10 +50,12 @@ func (b *syncBuffer) String() string {
 
 // instance is one running Gatehouse.
 type instance struct {
-	URL     string
-	DataDir string
-	Logs    *syncBuffer
-	env     map[string]string
+	URL string
+	// MetricsAddr is the metrics listener's host:port (options.metrics).
+	MetricsAddr string
+	DataDir     string
+	Logs        *syncBuffer
+	env         map[string]string
 }
 
 type options struct {
@@ -61,6 +63,8 @@ type options struct {
 	masterKey string
 	dataDir   string
 	mutate    func(*config.Config)
+	// metrics serves the metrics on a loopback port of their own.
+	metrics bool
 }
 
 func newMasterKey() string {
@@ -107,10 +111,24 @@ func start(t *testing.T, o options) *instance {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
+	metricsDone := make(chan error, 1)
+	if o.metrics {
+		mln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst.MetricsAddr = mln.Addr().String()
+		go func() { metricsDone <- s.ServeMetrics(ctx, mln) }()
+	} else {
+		metricsDone <- nil
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
+		}
+		if err := <-metricsDone; err != nil {
+			t.Errorf("serve metrics: %v", err)
 		}
 		s.Close()
 	})

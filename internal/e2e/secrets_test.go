@@ -106,24 +106,29 @@ func TestBinaryServe(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var logs syncBuffer
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1", "--data-dir", dir)
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--public-url", "http://127.0.0.1", "--data-dir", dir)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.Env = append(os.Environ(), "GATEHOUSE_MASTER_KEY=")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var addr string
+	var addr, metricsAddr string
 	deadline := time.Now().Add(15 * time.Second)
 	for addr == "" && time.Now().Before(deadline) {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			if i := strings.Index(line, `"address":"`); i >= 0 {
-				addr = strings.SplitN(line[i+len(`"address":"`):], `"`, 2)[0]
+				a := strings.SplitN(line[i+len(`"address":"`):], `"`, 2)[0]
+				if strings.Contains(line, `"msg":"serving metrics"`) {
+					metricsAddr = a
+				} else {
+					addr = a
+				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if addr == "" {
+	if addr == "" || metricsAddr == "" {
 		t.Fatalf("no listening line in the log:\n%s", logs.String())
 	}
 	resp, err := http.Get("http://" + addr + "/healthz")
@@ -131,13 +136,13 @@ func TestBinaryServe(t *testing.T) {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	for _, path := range []string{"/readyz", "/metrics"} {
-		resp, err := http.Get("http://" + addr + path)
-		if err != nil || resp.StatusCode != 200 {
-			t.Fatalf("%s: %v %v", path, resp, err)
-		}
-		resp.Body.Close()
+	resp, err = http.Get("http://" + addr + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
 	}
+	resp.Body.Close()
+	// Issue 8 §7: metrics only on --metrics-listen, not on the main listener.
+	checkMetrics(t, addr, metricsAddr)
 	if want := `"msg":"admin credentials written","path":"` + filepath.Join(dir, "admin.json"); !strings.Contains(logs.String(), want) {
 		t.Fatalf("the log does not say where the admin credentials are:\n%s", logs.String())
 	}

@@ -48,6 +48,9 @@ type Server struct {
 	Users   *user.Service
 	Ring    *seal.Ring
 	Handler http.Handler
+	// Metrics serves the Prometheus metrics, on --metrics-listen only
+	// (ServeMetrics), never on the main listener.
+	Metrics http.Handler
 	// AdminCreds is set when this start created the admin client.
 	AdminCreds *adminapi.Credentials
 	themes     *themeCache
@@ -160,7 +163,7 @@ func (s *Server) routes() (http.Handler, error) {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	s.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return middleware.Wrap(mux, s.Log, middleware.NewMetrics(reg)), nil
 }
 

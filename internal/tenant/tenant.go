@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 // System is the tenant that exists from the first start and issues the admin
@@ -111,6 +112,9 @@ func (t *Tenant) Validate() error {
 	}
 	if !utf8.ValidString(t.DisplayName) || utf8.RuneCountInString(t.DisplayName) > MaxDisplayNameLen {
 		return derrors.Invalidf("display_name", "must be valid text of at most %d characters", MaxDisplayNameLen)
+	}
+	if err := text.Line(t.DisplayName); err != nil {
+		return derrors.Invalidf("display_name", "%v", err)
 	}
 	switch t.SigningAlg {
 	case "":

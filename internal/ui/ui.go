@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 //go:embed templates/*.html
@@ -217,14 +219,14 @@ func ValidLogoURL(s string) bool {
 func (t Theme) Sanitize() Theme {
 	d := DefaultTheme()
 	out := Theme{
-		ProductName:     text(t.ProductName, d.ProductName, maxProductName),
+		ProductName:     orDefault(t.ProductName, d.ProductName, maxProductName),
 		PrimaryColor:    d.PrimaryColor,
 		BackgroundColor: d.BackgroundColor,
 		Texts: Texts{
-			LoginTitle:   text(t.Texts.LoginTitle, d.Texts.LoginTitle, maxProductName),
-			LoginIntro:   text(t.Texts.LoginIntro, "", maxText),
-			ConsentTitle: text(t.Texts.ConsentTitle, d.Texts.ConsentTitle, maxProductName),
-			Footer:       text(t.Texts.Footer, "", maxText),
+			LoginTitle:   orDefault(t.Texts.LoginTitle, d.Texts.LoginTitle, maxProductName),
+			LoginIntro:   orDefault(t.Texts.LoginIntro, "", maxText),
+			ConsentTitle: orDefault(t.Texts.ConsentTitle, d.Texts.ConsentTitle, maxProductName),
+			Footer:       orDefault(t.Texts.Footer, "", maxText),
 		},
 	}
 	if ValidColor(t.PrimaryColor) {
@@ -239,7 +241,7 @@ func (t Theme) Sanitize() Theme {
 	return out
 }
 
-func text(s, def string, max int) string {
+func orDefault(s, def string, max int) string {
 	s = strings.TrimSpace(s)
 	if s == "" || !validText(s, max) {
 		return def
@@ -250,7 +252,7 @@ func text(s, def string, max int) string {
 // validText reports whether s is at most max characters of valid UTF-8
 // without control characters (so one line).
 func validText(s string, max int) bool {
-	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max && !strings.ContainsFunc(s, text.IsControl)
 }
 
 // LogoOrigin is the origin the logo is loaded from ("" for a path or no

@@ -3,6 +3,8 @@ package ui
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 // FieldError is a theme value that is not valid. Field is the value's name in
@@ -34,6 +36,9 @@ func (t *Theme) Validate() error {
 	}
 	for _, x := range texts {
 		*x.v = strings.TrimSpace(*x.v)
+		if err := text.Line(*x.v); err != nil {
+			return &FieldError{x.field, err.Error()}
+		}
 		if *x.v != "" && !validText(*x.v, x.max) {
 			return &FieldError{x.field, fmt.Sprintf("must be one line of at most %d characters, without control characters", x.max)}
 		}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/text"
 )
 
 // Field limits of R-USR-1 and R-ROL-1.
@@ -100,8 +101,11 @@ func ValidateEmail(s string) error {
 func Fold(s string) string { return strings.ToLower(s) }
 
 func nameField(field, v string) error {
-	if !utf8.ValidString(v) || hasControl(v) {
-		return derrors.Invalidf(field, "must be text without control characters")
+	if !utf8.ValidString(v) {
+		return derrors.Invalidf(field, "must be valid UTF-8 text")
+	}
+	if err := text.Line(v); err != nil {
+		return derrors.Invalidf(field, "%v", err)
 	}
 	if utf8.RuneCountInString(v) > MaxNameLen {
 		return derrors.Invalidf(field, "must be at most %d characters", MaxNameLen)
@@ -115,7 +119,7 @@ func validateGroups(groups []string) error {
 	}
 	seen := make(map[string]bool, len(groups))
 	for _, g := range groups {
-		if g == "" || !utf8.ValidString(g) || hasControl(g) || utf8.RuneCountInString(g) > MaxGroupLen {
+		if g == "" || !utf8.ValidString(g) || text.Line(g) != nil || utf8.RuneCountInString(g) > MaxGroupLen {
 			return derrors.Invalidf("groups", "a group must be 1-%d characters of text without control characters", MaxGroupLen)
 		}
 		if seen[g] {
@@ -151,6 +155,9 @@ func (r *Role) Validate() error {
 	}
 	if !utf8.ValidString(r.Description) || utf8.RuneCountInString(r.Description) > MaxRoleDescLen {
 		return derrors.Invalidf("description", "must be text of at most %d characters", MaxRoleDescLen)
+	}
+	if err := text.Line(r.Description); err != nil {
+		return derrors.Invalidf("description", "%v", err)
 	}
 	if len(r.Permissions) > MaxRoleGrants {
 		return derrors.Invalidf("permissions", "at most %d permissions per role", MaxRoleGrants)
@@ -234,18 +241,9 @@ func isWord(s string) bool {
 	return true
 }
 
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return true
-		}
-	}
-	return false
-}
-
 func hasControlOrSpace(s string) bool {
 	for _, r := range s {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
+		if text.IsControl(r) || unicode.IsSpace(r) {
 			return true
 		}
 	}
