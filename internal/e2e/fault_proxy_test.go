@@ -259,7 +259,7 @@ type process struct {
 func serveProcess(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
 	p := &process{logs: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(gatehouseBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	p.cmd = exec.Command(gatehouseBinary(t), append([]string{"serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"}, args...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	p.cmd.Env = append(os.Environ(), env...)
 	if err := p.cmd.Start(); err != nil {
