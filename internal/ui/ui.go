@@ -237,6 +237,11 @@ func (t Theme) Sanitize() Theme {
 	}
 	if ValidLogoURL(t.LogoURL) {
 		out.LogoURL = t.LogoURL
+		if scheme, rest, ok := strings.Cut(t.LogoURL, ":"); ok && !strings.HasPrefix(t.LogoURL, "/") {
+			// Schemes are case-insensitive (RFC 3986 §3.1): the page
+			// gets the canonical lower case ("hTtps://…" found by fuzzing).
+			out.LogoURL = strings.ToLower(scheme) + ":" + rest
+		}
 	}
 	return out
 }
