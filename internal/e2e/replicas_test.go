@@ -202,3 +202,43 @@ func TestLoginAcrossReplicas(t *testing.T) {
 		t.Fatalf("refresh at replica one: %v", err)
 	}
 }
+
+// Issue 8 §7, R-OID-6, R-RUN-2: failures at one replica lock the account at
+// the other (both derive the counters' key from the same master key), under
+// its email as under its username; the admin's unlock at either lifts it.
+func TestLockoutAcrossReplicas(t *testing.T) {
+	dsn := postgresURL(t)
+	key := newMasterKey()
+	lockAt3 := func(c *config.Config) { c.LockoutThreshold = 3 }
+	one := start(t, options{database: dsn, masterKey: key, mutate: lockAt3})
+	two := start(t, options{database: dsn, masterKey: key, dataDir: one.DataDir, mutate: func(c *config.Config) { lockAt3(c); c.PublicURL = one.URL }})
+	one.createTenant(t, "acme", "ES256")
+	admin := one.adminToken(t)
+	r := one.api(t, admin, "POST", "/admin/v1/tenants/acme/users", map[string]any{"username": "alice", "email": "alice@example.com", "password": "correct horse battery"})
+	if r.Status != 201 {
+		t.Fatalf("user: %d %s", r.Status, r.Raw)
+	}
+	userID, _ := r.Body["id"].(string)
+	web := one.createApp(t, "acme", "--type", "web", "--name", "legacy", "--redirect-uri", "https://legacy.example.com/cb", "--first-party",
+		"--grant-type", "authorization_code", "--grant-type", "password")
+	grant := func(inst *instance, username, password string) apiResult {
+		t.Helper()
+		return postForm(t, inst.URL+"/t/acme/oauth/token", url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}, web.ClientID, web.ClientSecret)
+	}
+	for range 3 {
+		if r := grant(one, "alice", "wrong"); r.Status != 400 || !strings.Contains(r.Raw, "incorrect") {
+			t.Fatalf("wrong password: %d %s", r.Status, r.Raw)
+		}
+	}
+	for _, name := range []string{"alice", "ALICE@example.com"} {
+		if r := grant(two, name, "correct horse battery"); r.Status != 400 || !strings.Contains(r.Raw, "locked") {
+			t.Fatalf("%s at the other replica after the lockout: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	if r := two.api(t, admin, "POST", "/admin/v1/tenants/acme/users/"+userID+"/unlock", nil); r.Status != 204 {
+		t.Fatalf("unlock: %d %s", r.Status, r.Raw)
+	}
+	if r := grant(one, "alice@example.com", "correct horse battery"); r.Status != 200 {
+		t.Fatalf("after unlock: %d %s", r.Status, r.Raw)
+	}
+}

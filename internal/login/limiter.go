@@ -151,7 +151,7 @@ func IPSubject(ip string) string {
 // subjects are the counters of an attempt: the account (or typed login)
 // first, then the client address.
 func (l *Limiter) subjects(ctx context.Context, tenantID, login, ip string) ([]subject, error) {
-	key := l.subjectKey("login", user.Fold(login))
+	key := l.subjectKey("name", user.Fold(login))
 	u, err := l.Store.GetUserByLogin(ctx, tenantID, login)
 	switch {
 	case err == nil:
