@@ -228,6 +228,10 @@ wrk_load() {
 	if [[ -n $db ]]; then
 		d1=$(db_snap "$db")
 		dbd=$(db_delta "$d0" "$d1")
+		if [[ ${dbd% *} == 0 ]]; then
+			log "$label: WARNING no CPU of database $db's backends was seen: its DB columns read 0"
+			WARNINGS+=("$label: no PostgreSQL backend CPU seen, DB columns unreliable")
+		fi
 	fi
 	result=$(grep '^BENCH_RESULT ' "$wlog.txt") || die "$label: no BENCH_RESULT from wrk"
 	grep '^BENCH_FIRST_BAD' "$wlog.txt" >&2 || true

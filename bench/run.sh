@@ -20,6 +20,10 @@
 #   BENCH_APPS          seed this many extra s2s apps first       (0)
 #   BENCH_SEED_WORKERS  parallel admin API requests when seeding  (4)
 #   BENCH_KEEP          1 = keep the temp Gatehouse data dir      (0)
+#   BENCH_GATEHOUSE_ARGS  extra `gatehouse serve` arguments, e.g.
+#                       "--debug-listen 127.0.0.1:6060" to profile
+#                       (every Gatehouse process gets them: a fixed
+#                       port suits one target of one replica)       ()
 #   BENCH_STORES        Gatehouse's stores: "sqlite", "postgres"  (sqlite)
 #                       or both ("sqlite postgres"), in one run
 #   BENCH_REPLICAS      replica counts on PostgreSQL, each its    (1 3)
@@ -181,6 +185,10 @@ load() {
 	if [[ -n $db ]]; then
 		d1=$(db_snap "$db")
 		dbd=$(db_delta "$d0" "$d1")
+		if [[ ${dbd% *} == 0 ]]; then
+			log "$label: WARNING no CPU of database $db's backends was seen: its DB columns read 0"
+			WARNINGS+=("$label: no PostgreSQL backend CPU seen, DB columns unreliable")
+		fi
 	fi
 	sed 's/^/    /' "$wlog.txt" >&2
 	result=$(grep '^BENCH_RESULT ' "$wlog.txt") || die "$label: no BENCH_RESULT from wrk"
@@ -226,7 +234,7 @@ load() {
 # (start_target and the targets' T_* tables are in lib.sh.)
 GH_BIN=$OUT/gatehouse
 LB_BIN=$OUT/lb
-GH_EXTRA_ARGS=()
+read -r -a GH_EXTRA_ARGS <<<"${BENCH_GATEHOUSE_ARGS:-}"
 declare -A T_TOKEN_URL=() T_BASIC=()
 
 # setup_target T: start T, create tenant bench (ES256) and the s2s app bench
