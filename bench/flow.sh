@@ -212,7 +212,14 @@ wrk_load() {
 			die "$label: warm-up wrk failed: $(tail -n 5 "$wlog-warmup.txt")"
 	fi
 	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
-	if [[ -n $db ]]; then d0=$(db_snap "$db"); fi
+	local watch="" wfile=$LOGS/db-watch.txt
+	if [[ -n $db ]]; then
+		d0=$(db_snap "$db")
+		: >"$wfile"
+		db_watch "$db" "$wfile" &
+		watch=$!
+		PIDS+=("$watch")
+	fi
 	if [[ -n $proxy ]]; then p0=$(cpu_ticks "$proxy"); fi
 	t0=$(sum_ticks "${pids[@]}")
 	m0=$(machine_ticks)
@@ -226,8 +233,9 @@ wrk_load() {
 	c1=$(children_ticks)
 	if [[ -n $proxy ]]; then p1=$(cpu_ticks "$proxy"); fi
 	if [[ -n $db ]]; then
+		stop_pid "$watch"
 		d1=$(db_snap "$db")
-		dbd=$(db_delta "$d0" "$d1")
+		dbd=$(db_delta "$d0" "$d1" "$wfile")
 		if [[ ${dbd% *} == 0 ]]; then
 			log "$label: WARNING no CPU of database $db's backends was seen: its DB columns read 0"
 			WARNINGS+=("$label: no PostgreSQL backend CPU seen, DB columns unreliable")

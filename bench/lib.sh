@@ -165,10 +165,11 @@ pg_dsn() { echo "postgres://$PG_USER@$PG_HOST:$PG_PORT/$1?sslmode=disable"; }
 
 # pg_probe_cmd DB: a command printing "ROWS PID...": the rows inserted,
 # updated and deleted so far in DB (pg_stat_database, which backends flush
-# about once a second under load) and the PIDs of DB's backends.
+# about once a second under load; 0 until its first flush: a fresh database
+# has no row there yet) and the PIDs of DB's backends.
 pg_probe_cmd() {
 	printf "psql -h %s -p %s -U %s -X -At -d %s -c %q" "$PG_HOST" "$PG_PORT" "$PG_USER" "$1" \
-		"SELECT (SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()) || ' ' || coalesce(string_agg(pid::text, ' '), '') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+		"SELECT coalesce((SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = current_database()), 0) || ' ' || coalesce(string_agg(pid::text, ' '), '') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
 }
 
 # db_snap DB: "ROWS PID:TICKS ..." now.
@@ -183,16 +184,34 @@ db_snap() {
 	echo
 }
 
-# db_delta BEFORE AFTER: "TICKS ROWS" between two db_snap; a backend that
-# started in between counts from zero, one that ended is lost (the pools keep
-# their connections).
+# db_watch DB FILE: append a db_snap to FILE every 0.25 s, until killed. wrk
+# stops with requests in flight; their cancelled queries make the driver
+# close those connections, and a backend that exits takes its CPU time with
+# it: its last sample keeps it.
+db_watch() {
+	while :; do
+		db_snap "$1" >>"$2"
+		sleep 0.25
+	done
+}
+
+# db_delta BEFORE AFTER [SAMPLES]: "TICKS ROWS" between two db_snap, each
+# backend at the last value seen (AFTER or a db_watch sample): one that
+# started in between counts from zero, one that ended keeps its last sample.
 db_delta() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		na = split(a, x, " "); nb = split(b, y, " ")
-		for (i = 2; i <= na; i++) { split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
-		for (i = 2; i <= nb; i++) { split(y[i], kv, ":"); ticks += kv[2] - t0[kv[1]] }
-		print ticks + 0, y[1] - x[1]
-	}'
+	awk -v a="$1" -v b="$2" '
+		function seen(line,   f, n, i, kv) {
+			n = split(line, f, " ")
+			for (i = 2; i <= n; i++) { split(f[i], kv, ":"); if (kv[2] + 0 > last[kv[1]] + 0) last[kv[1]] = kv[2] }
+		}
+		{ seen($0) }
+		END {
+			na = split(a, x, " "); nb = split(b, y, " ")
+			for (i = 2; i <= na; i++) { split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
+			seen(b)
+			for (p in last) ticks += last[p] - t0[p]
+			print ticks + 0, y[1] - x[1]
+		}' "${3:-/dev/null}"
 }
 
 # sum_ticks PID...: CPU ticks of the processes together; sum_rss: their peaks (KiB).
