@@ -145,10 +145,11 @@ install_pg_client() {
 
 pg_psql() { psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-# pg_create DB: a fresh database, remembered for pg_drop_all.
+# pg_create DB: a fresh database, remembered for pg_drop_all first (a
+# signal during createdb must still drop it).
 pg_create() {
-	createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$1" || die "createdb $1 failed (PostgreSQL at $PG_HOST:$PG_PORT, user $PG_USER)"
 	PG_DBS+=("$1")
+	createdb -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" "$1" || die "createdb $1 failed (PostgreSQL at $PG_HOST:$PG_PORT, user $PG_USER)"
 }
 
 # pg_drop_all: drop this run's databases (cleanup, after the servers stopped).
