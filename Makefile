@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 200000x
 
-.PHONY: run test build lint fuzz bench bench-go
+.PHONY: run test build lint fuzz bench bench-flow bench-go
 
 run: ## run Gatehouse on its embedded database in ./gatehouse-data
 	$(GO) run ./cmd/gatehouse serve
@@ -24,3 +24,6 @@ bench-go: ## go test benchmarks of the hot paths
 
 bench: ## load benchmark: Gatehouse vs oidc-provider, same run (see bench/README.md)
 	bash bench/run.sh
+
+bench-flow: ## user-flow benchmark (introspection, code, refresh, login) vs oidc-provider (see bench/README.md)
+	bash bench/flow.sh

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # User-flow benchmark: Gatehouse vs node oidc-provider, same run.
 #
-# Scenarios (BENCH_SCENARIOS), each loaded on Gatehouse, then on
-# oidc-provider (the other idle), on 127.0.0.1 only:
+# Scenarios (BENCH_SCENARIOS), each loaded on each Gatehouse target (SQLite,
+# PostgreSQL with N replicas: BENCH_STORES, BENCH_REPLICAS), then on
+# oidc-provider (the others idle), on 127.0.0.1 only:
 #   introspect          introspection of a user grant's access token
 #                       (Gatehouse: ES256 JWT; oidc-provider: opaque, as it
 #                       refuses to introspect JWTs) — wrk
@@ -40,10 +41,22 @@
 #   BENCH_GO_BENCHTIME  go test -benchtime for them                   (2s)
 #   BENCH_KEEP          1 = keep the temp Gatehouse data dir          (0)
 #   BENCH_GATEHOUSE_ARGS  extra `gatehouse serve` arguments, e.g.
-#                       "--debug-listen 127.0.0.1:6060" to profile    ()
+#                       "--debug-listen 127.0.0.1:6060" to profile
+#                       (every Gatehouse process gets them: a fixed
+#                       port suits one target of one replica)       ()
+#   BENCH_STORES        Gatehouse's stores: "sqlite", "postgres"  (sqlite)
+#                       or both ("sqlite postgres"), in one run
+#   BENCH_REPLICAS      replica counts on PostgreSQL, each its    (1 3)
+#                       own target: "gatehouse-pg1", "gatehouse-pg3"
+#                       (behind bench/lb, round robin, loopback)
 #   BENCH_OP_ADAPTER    memory, or redis: oidc-provider keeps its state
 #                       in Redis as in production                     (memory)
 #   BENCH_REDIS_URL     Redis for BENCH_OP_ADAPTER=redis   (redis://127.0.0.1:6379/15)
+#
+# PostgreSQL is the one at 127.0.0.1:5432, user postgres, trust auth: each
+# target gets a fresh database gatehouse_bench_<pid>_<replicas>, dropped on
+# exit. The replicas' CPU is summed; PostgreSQL's backends for that database
+# (and the rows they wrote) and the proxy are reported in their own columns.
 #
 # The table goes to stdout and bench/out/flow-results.txt; logs to
 # bench/out/flow-logs/.
@@ -72,6 +85,9 @@ GO_BENCHTIME=${BENCH_GO_BENCHTIME:-2s}
 KEEP=${BENCH_KEEP:-0}
 OP_ADAPTER=${BENCH_OP_ADAPTER:-memory}
 REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/15}
+STORES=${BENCH_STORES:-sqlite}
+REPLICAS=${BENCH_REPLICAS:-1 3}
+read -r -a GH_EXTRA_ARGS <<<"${BENCH_GATEHOUSE_ARGS:-}"
 READY_TIMEOUT=60
 REDIRECT=https://app.example.com/cb
 
@@ -104,6 +120,7 @@ for s in $SCENARIOS; do
 	*) die "unknown scenario $s" ;;
 	esac
 done
+check_stores
 
 # ---------------------------------------------------------------------------
 # Cleanup: every process started here is recorded and stopped on exit.
@@ -122,6 +139,7 @@ cleanup() {
 		kill -KILL "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	pg_drop_all
 	if [[ -n $WORK && -d $WORK ]]; then
 		if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 	fi
@@ -154,8 +172,6 @@ wait_ready() {
 
 randsecret() { node -p 'require("crypto").randomBytes(24).toString("base64url")'; }
 
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
-
 ROWS=()
 WARNINGS=()
 FAILED=0
@@ -180,10 +196,14 @@ add_row() {
 	ROWS+=("$row")
 }
 
-# wrk_load LABEL URL PID BASIC BODY: introspection with wrk and token.lua,
-# a response without "active":true counting as failed.
+# wrk_load LABEL URL PIDS BASIC BODY [PROXY_PID [DB]]: introspection with wrk
+# and token.lua, a response without "active":true counting as failed. PIDS
+# (replicas) are summed; the proxy and DB's backends have their own columns.
 wrk_load() {
-	local label=$1 url=$2 pid=$3 basic=$4 body=$5 t0 t1 m0 m1 s0 s1 c0 c1 result
+	local label=$1 url=$2 basic=$4 body=$5 proxy=${6:-} db=${7:-} t0 t1 m0 m1 s0 s1 c0 c1 result
+	local -a pids
+	read -r -a pids <<<"$3"
+	local p0=0 p1=0 d0=0 d1=0 dbd="0 0"
 	local wrk_args=(-t"$THREADS" -c"$CONNECTIONS" --timeout 5s -s "$BENCH_DIR/token.lua" "$url")
 	local wlog=$LOGS/wrk-${label//[^A-Za-z0-9+_-]/_}
 	export BENCH_BASIC=$basic BENCH_BODY=$body BENCH_EXPECT='"active":true'
@@ -192,16 +212,35 @@ wrk_load() {
 			die "$label: warm-up wrk failed: $(tail -n 5 "$wlog-warmup.txt")"
 	fi
 	log "$label: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
-	t0=$(cpu_ticks "$pid")
+	local watch="" wfile=$LOGS/db-watch.txt
+	if [[ -n $db ]]; then
+		d0=$(db_snap "$db")
+		: >"$wfile"
+		db_watch "$db" "$wfile" &
+		watch=$!
+		PIDS+=("$watch")
+	fi
+	if [[ -n $proxy ]]; then p0=$(cpu_ticks "$proxy"); fi
+	t0=$(sum_ticks "${pids[@]}")
 	m0=$(machine_ticks)
 	s0=$(steal_ticks)
 	c0=$(children_ticks)
 	bg_wait "$wlog.txt" timeout $((DURATION_S + 30)) wrk -d"$DURATION" "${wrk_args[@]}" ||
 		die "$label: wrk failed: $(tail -n 5 "$wlog.txt")"
-	t1=$(cpu_ticks "$pid")
+	t1=$(sum_ticks "${pids[@]}")
 	m1=$(machine_ticks)
 	s1=$(steal_ticks)
 	c1=$(children_ticks)
+	if [[ -n $proxy ]]; then p1=$(cpu_ticks "$proxy"); fi
+	if [[ -n $db ]]; then
+		stop_pid "$watch"
+		d1=$(db_snap "$db")
+		dbd=$(db_delta "$d0" "$d1" "$wfile")
+		if [[ ${dbd% *} == 0 ]]; then
+			log "$label: WARNING no CPU of database $db's backends was seen: its DB columns read 0"
+			WARNINGS+=("$label: no PostgreSQL backend CPU seen, DB columns unreliable")
+		fi
+	fi
 	result=$(grep '^BENCH_RESULT ' "$wlog.txt") || die "$label: no BENCH_RESULT from wrk"
 	grep '^BENCH_FIRST_BAD' "$wlog.txt" >&2 || true
 	local -A r=()
@@ -209,67 +248,59 @@ wrk_load() {
 	for kv in ${result#BENCH_RESULT }; do r[${kv%%=*}]=${kv#*=}; done
 	add_row "$(awk -v label="$label" -v req="${r[requests]}" -v dur_us="${r[duration_us]}" -v non2xx="${r[non2xx]}" \
 		-v sock=$((r[connect] + r[read] + r[write] + r[timeout])) -v p50="${r[p50_us]}" -v p99="${r[p99_us]}" \
-		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(rss_kib "$pid")" -v wrk=$((c1 - c0)) \
-		-v machine=$((m1 - m0)) -v steal=$((s1 - s0)) -v ncpu="$NCPU" 'BEGIN {
+		-v ticks=$((t1 - t0)) -v hz="$HZ" -v rss="$(sum_rss "${pids[@]}")" -v wrk=$((c1 - c0)) \
+		-v machine=$((m1 - m0)) -v steal=$((s1 - s0)) -v ncpu="$NCPU" -v proxy=$((p1 - p0)) \
+		-v dbticks="${dbd% *}" -v dbrows="${dbd#* }" 'BEGIN {
 		dur = dur_us / 1e6; cpu = ticks / hz; all = hz * dur * ncpu
-		other = (machine - ticks - wrk) / all * 100
+		other = (machine - ticks - wrk - proxy - dbticks) / all * 100
 		if (other < 0) other = 0
-		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f\n", label, (dur > 0 ? req / dur : 0), req,
+		printf "%s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f|%.2f|%.2f|%.2f\n", label, (dur > 0 ? req / dur : 0), req,
 			non2xx, sock, p50 / 1000, p99 / 1000, cpu, (req > 0 ? cpu * 1e6 / req : 0), rss / 1024, wrk / hz,
-			other, steal / all * 100
+			other, steal / all * 100, dbticks / hz, (req > 0 ? dbrows / req : 0), proxy / hz
 	}')"
 }
 
 # ---------------------------------------------------------------------------
 # Servers.
+# (start_target and the targets' T_* tables are in lib.sh.)
 GH_BIN=$OUT/gatehouse
 FL_BIN=$OUT/flowload
-GH_PID=""
+LB_BIN=$OUT/lb
 OP_PID=""
+declare -A G=() # TARGET:NAME -> the target's issuer, client IDs and secrets
 
-gh() { "$GH_BIN" --data-dir "$GH_DATA" "$@"; }
-
-start_gatehouse() {
-	GH_DATA=$WORK/gatehouse-data
-	mkdir -p "$GH_DATA"
-	GH_PORT=$(free_port)
-	# Metrics have a listener of their own (default 127.0.0.1:9464, which
-	# another server on this machine may hold): a free port here.
-	GH_METRICS_PORT=$(free_port)
-	"$GH_BIN" serve --data-dir "$GH_DATA" --listen "127.0.0.1:$GH_PORT" \
-		--metrics-listen "127.0.0.1:$GH_METRICS_PORT" \
-		--public-url "http://127.0.0.1:$GH_PORT" ${BENCH_GATEHOUSE_ARGS:-} >>"$LOGS/gatehouse.log" 2>&1 &
-	GH_PID=$!
-	PIDS+=("$GH_PID")
-	wait_ready "http://127.0.0.1:$GH_PORT/healthz" "$GH_PID" gatehouse
-	local j
-	j=$(gh tenant create bench --signing-alg ES256 -o json) || die "tenant create failed"
-	GH_ISSUER=$(json_get issuer <<<"$j")
-	j=$(gh app create --tenant bench --type web --name web --first-party --redirect-uri "$REDIRECT" --scope api -o json) ||
-		die "app create web failed"
-	GH_WEB_ID=$(json_get client_id <<<"$j")
-	GH_WEB_SECRET=$(json_get client_secret <<<"$j")
-	j=$(gh app create --tenant bench --type web --name webo --first-party --redirect-uri "$REDIRECT" --scope api \
-		--access-token-format opaque -o json) || die "app create webo failed"
-	GH_WEBO_ID=$(json_get client_id <<<"$j")
-	GH_WEBO_SECRET=$(json_get client_secret <<<"$j")
-	j=$(gh app create --tenant bench --type s2s --name bencho --scope api --access-token-format opaque -o json) ||
-		die "app create bencho failed"
-	GH_CCO_ID=$(json_get client_id <<<"$j")
-	GH_CCO_SECRET=$(json_get client_secret <<<"$j")
-	j=$(gh app create --tenant bench --type s2s --name rs -o json) || die "app create rs failed"
-	GH_RS_ID=$(json_get client_id <<<"$j")
-	GH_RS_SECRET=$(json_get client_secret <<<"$j")
-	j=$(gh app create --tenant bench --type s2s --name bench --scope api -o json) || die "app create bench failed"
-	GH_CC_ID=$(json_get client_id <<<"$j")
-	GH_CC_SECRET=$(json_get client_secret <<<"$j")
+# setup_target T: start T; through the CLI, tenant bench (ES256), its apps
+# and users.
+setup_target() {
+	local t=$1 j
+	start_target "$t"
+	j=$(ghc "$t" tenant create bench --signing-alg ES256 -o json) || die "$t: tenant create failed"
+	G[$t:ISSUER]=$(json_get issuer <<<"$j")
+	j=$(ghc "$t" app create --tenant bench --type web --name web --first-party --redirect-uri "$REDIRECT" --scope api -o json) ||
+		die "$t: app create web failed"
+	G[$t:WEB_ID]=$(json_get client_id <<<"$j")
+	G[$t:WEB_SECRET]=$(json_get client_secret <<<"$j")
+	j=$(ghc "$t" app create --tenant bench --type web --name webo --first-party --redirect-uri "$REDIRECT" --scope api \
+		--access-token-format opaque -o json) || die "$t: app create webo failed"
+	G[$t:WEBO_ID]=$(json_get client_id <<<"$j")
+	G[$t:WEBO_SECRET]=$(json_get client_secret <<<"$j")
+	j=$(ghc "$t" app create --tenant bench --type s2s --name bencho --scope api --access-token-format opaque -o json) ||
+		die "$t: app create bencho failed"
+	G[$t:CCO_ID]=$(json_get client_id <<<"$j")
+	G[$t:CCO_SECRET]=$(json_get client_secret <<<"$j")
+	j=$(ghc "$t" app create --tenant bench --type s2s --name rs -o json) || die "$t: app create rs failed"
+	G[$t:RS_ID]=$(json_get client_id <<<"$j")
+	G[$t:RS_SECRET]=$(json_get client_secret <<<"$j")
+	j=$(ghc "$t" app create --tenant bench --type s2s --name bench --scope api -o json) || die "$t: app create bench failed"
+	G[$t:CC_ID]=$(json_get client_id <<<"$j")
+	G[$t:CC_SECRET]=$(json_get client_secret <<<"$j")
 	# alice for the set-up; alice0… for the login workers, one each: the
 	# brute-force limiter throttles concurrent attempts on one username.
-	GH_PASSWORD=$(randsecret)
+	G[$t:PASSWORD]=$(randsecret)
 	local u
 	for u in alice $(seq -f 'alice%g' 0 $((LOGIN_WORKERS - 1))); do
-		printf '%s\n' "$GH_PASSWORD" | gh user create --tenant bench --username "$u" --email "$u@example.com" \
-			--password-stdin -o json >/dev/null || die "user create $u failed"
+		printf '%s\n' "${G[$t:PASSWORD]}" | ghc "$t" user create --tenant bench --username "$u" --email "$u@example.com" \
+			--password-stdin -o json >/dev/null || die "$t: user create $u failed"
 	done
 }
 
@@ -290,15 +321,21 @@ start_op() {
 	wait_ready "http://127.0.0.1:$OP_PORT/.well-known/openid-configuration" "$OP_PID" oidc-provider
 }
 
-# flow_args SERVER: FL_ARGS = the load driver's flags for SERVER; its
-# secrets are exported as FLOW_* (the environment, not the process list).
+# flow_args SERVER: FL_ARGS = the load driver's flags for SERVER (a Gatehouse
+# target or oidc-provider); its secrets are exported as FLOW_* (the
+# environment, not the process list).
 flow_args() {
-	if [[ $1 == gatehouse ]]; then
-		export FLOW_CLIENT_SECRET=$GH_WEB_SECRET FLOW_RS_SECRET=$GH_RS_SECRET FLOW_CC_SECRET=$GH_CC_SECRET \
-			FLOW_PASSWORD=$GH_PASSWORD FLOW_MINT_SECRET='' FLOW_OPAQUE_SECRET=$GH_WEBO_SECRET FLOW_CC_OPAQUE_SECRET=$GH_CCO_SECRET
-		FL_ARGS=(-target gatehouse -issuer "$GH_ISSUER" -client-id "$GH_WEB_ID" -redirect-uri "$REDIRECT"
-			-rs-id "$GH_RS_ID" -cc-id "$GH_CC_ID" -opaque-client-id "$GH_WEBO_ID" -cc-opaque-id "$GH_CCO_ID"
-			-username alice -pid "$GH_PID")
+	local t=$1
+	if [[ $t == gatehouse* ]]; then
+		export FLOW_CLIENT_SECRET=${G[$t:WEB_SECRET]} FLOW_RS_SECRET=${G[$t:RS_SECRET]} FLOW_CC_SECRET=${G[$t:CC_SECRET]} \
+			FLOW_PASSWORD=${G[$t:PASSWORD]} FLOW_MINT_SECRET='' FLOW_OPAQUE_SECRET=${G[$t:WEBO_SECRET]} \
+			FLOW_CC_OPAQUE_SECRET=${G[$t:CCO_SECRET]}
+		local pidlist=${T_PIDS[$t]}
+		FL_ARGS=(-target gatehouse -issuer "${G[$t:ISSUER]}" -client-id "${G[$t:WEB_ID]}" -redirect-uri "$REDIRECT"
+			-rs-id "${G[$t:RS_ID]}" -cc-id "${G[$t:CC_ID]}" -opaque-client-id "${G[$t:WEBO_ID]}" -cc-opaque-id "${G[$t:CCO_ID]}"
+			-username alice -pid "${pidlist// /,}")
+		if [[ -n ${T_PROXY[$t]} ]]; then FL_ARGS+=(-proxy-pid "${T_PROXY[$t]}"); fi
+		if [[ -n ${T_DB[$t]} ]]; then FL_ARGS+=(-db-probe "$(pg_probe_cmd "${T_DB[$t]}")"); fi
 	else
 		export FLOW_CLIENT_SECRET=$OP_WEB_SECRET FLOW_RS_SECRET=$OP_RS_SECRET FLOW_CC_SECRET=$OP_CC_SECRET \
 			FLOW_PASSWORD='' FLOW_MINT_SECRET=$OP_MINT FLOW_OPAQUE_SECRET='' FLOW_CC_OPAQUE_SECRET=''
@@ -341,7 +378,7 @@ get_tokens() {
 
 # scenario SCENARIO SERVER LABEL
 scenario() {
-	local sc=$1 server=$2 label=$3 url basic body pid
+	local sc=$1 server=$2 label=$3 url basic body
 	case $sc in
 	introspect*)
 		if [[ $INTROSPECT_LOADER == flowload ]]; then
@@ -356,12 +393,13 @@ scenario() {
 		introspect-cc-opaque) body="token=${TOKEN[$server:cc-opaque]}" ;;
 		introspect-refresh) body="token=${TOKEN[$server:refresh]}&token_type_hint=refresh_token" ;;
 		esac
-		if [[ $server == gatehouse ]]; then
-			url=$GH_ISSUER/oauth/introspect basic=$(basic_auth "$GH_RS_ID" "$GH_RS_SECRET") pid=$GH_PID
+		if [[ $server == gatehouse* ]]; then
+			url=${G[$server:ISSUER]}/oauth/introspect basic=$(basic_auth "${G[$server:RS_ID]}" "${G[$server:RS_SECRET]}")
+			wrk_load "$label" "$url" "${T_PIDS[$server]}" "$basic" "$body" "${T_PROXY[$server]}" "${T_DB[$server]}"
 		else
-			url=http://127.0.0.1:$OP_PORT/token/introspection basic=$(basic_auth "$OP_RS_ID" "$OP_RS_SECRET") pid=$OP_PID
+			url=http://127.0.0.1:$OP_PORT/token/introspection basic=$(basic_auth "$OP_RS_ID" "$OP_RS_SECRET")
+			wrk_load "$label" "$url" "$OP_PID" "$basic" "$body"
 		fi
-		wrk_load "$label" "$url" "$pid" "$basic" "$body"
 		;;
 	code) run_flowload "$label" "$server" -scenario code -workers "$WORKERS" -codes "$CODES" ;;
 	refresh) run_flowload "$label" "$server" -scenario refresh -workers "$WORKERS" ;;
@@ -385,25 +423,30 @@ INFO+=("runs: ${DURATION} measured after ${WARMUP} warm-up; wrk -t$THREADS -c$CO
 
 log "building gatehouse and bench/flowload"
 (cd "$ROOT" && go build -o "$GH_BIN" ./cmd/gatehouse && go build -o "$FL_BIN" ./bench/flowload) || die "go build failed"
+SERVER_LIST=()
 if want gatehouse; then
-	start_gatehouse
-	INFO+=("gatehouse $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | awk '{ print $3 }'), SQLite, tenant ES256, log level info")
-	log "gatehouse on 127.0.0.1:$GH_PORT; checking every scenario once"
-	flowload gatehouse -scenario check || die "gatehouse: check failed"
+	INFO+=("gatehouse $(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo '?'), $(go version | awk '{ print $3 }'), tenant ES256, log level info")
+	for t in "${TARGETS[@]}"; do
+		setup_target "$t"
+		INFO+=("$(target_info "$t")")
+		log "$t on ${T_URL[$t]}; checking every scenario once"
+		flowload "$t" -scenario check || die "$t: check failed"
+		SERVER_LIST+=("$t")
+	done
 fi
 if want oidc-provider; then
 	start_op
 	INFO+=("oidc-provider $(node -p 'require(process.argv[1]).version' "$OP_DIR/node_modules/oidc-provider/package.json") on node $(node --version), $OP_ADAPTER adapter, one process")
 	log "oidc-provider on 127.0.0.1:$OP_PORT; checking every scenario once"
 	flowload oidc-provider -scenario check || die "oidc-provider: check failed"
+	SERVER_LIST+=(oidc-provider)
 fi
 
 declare -A NRUN=()
 for ((round = 1; round <= ROUNDS; round++)); do
 	for sc in $SCENARIOS; do
-		for server in gatehouse oidc-provider; do
-			want "$server" || continue
-			[[ $sc == login && $server != gatehouse ]] && continue
+		for server in "${SERVER_LIST[@]}"; do
+			[[ $sc == login && $server == oidc-provider ]] && continue
 			key="$sc $server"
 			NRUN[$key]=$((${NRUN[$key]:-0} + 1))
 			label=$key
@@ -439,7 +482,7 @@ report() {
 	for line in "${INFO[@]}"; do echo "  $line"; done
 	echo
 	{
-		echo "scenario server|ops/s|ops|failed|socket errs|p50 ms|p99 ms|CPU s|CPU us/op|RSS MiB|load CPU s|other %|steal %"
+		echo "scenario server|ops/s|ops|failed|socket errs|p50 ms|p99 ms|CPU s|CPU us/op|RSS MiB|load CPU s|other %|steal %|DB CPU s|DB rows/op|proxy CPU s"
 		printf '%s\n' "${ROWS[@]}"
 	} | awk -F'|' '{ printf "%-32s", $1; for (i = 2; i <= NF; i++) printf " %11s", $i; print "" }'
 	if ((${#WARNINGS[@]} > 0)); then
@@ -448,6 +491,8 @@ report() {
 		for line in "${WARNINGS[@]}"; do echo "  $line"; done
 	fi
 	echo
+	# Medians per scenario and server; per core = 1e6 / CPU us per op, of
+	# Gatehouse's processes alone and with its PostgreSQL backends and proxy.
 	printf '%s\n' "${ROWS[@]}" | awk -F'|' -v argon2="$ARGON2" '
 		function median(list,   v, n, i, j, t) {
 			n = split(list, v, " ")
@@ -458,24 +503,35 @@ report() {
 			name = $1; sub(/ #[0-9]+$/, "", name)
 			sc = name; sub(/ [^ ]+$/, "", sc); srv = name; sub(/^.* /, "", srv)
 			if (!(sc in seen)) { order[++n] = sc; seen[sc] = 1 }
+			if (!((sc, srv) in runs)) { ns[sc]++; srvs[sc, ns[sc]] = srv }
+			q = ($3 > 0 ? $3 : 1)
 			rs[sc, srv] = rs[sc, srv] " " $2; cpu[sc, srv] = cpu[sc, srv] " " $9; runs[sc, srv]++
+			all[sc, srv] = all[sc, srv] " " ($8 + $14 + $16) * 1e6 / q
+			db[sc, srv] = db[sc, srv] " " $14 * 1e6 / q; rows[sc, srv] = rows[sc, srv] " " $15; px[sc, srv] = px[sc, srv] " " $16 * 1e6 / q
 		}
 		END {
+			a = 0
+			if (match(argon2, /cpu_ms=[0-9.]+/)) a = substr(argon2, RSTART + 7, RLENGTH - 7) + 0
 			for (i = 1; i <= n; i++) {
-				sc = order[i]; g = (sc SUBSEP "gatehouse"); o = (sc SUBSEP "oidc-provider")
-				line = sprintf("%-20s", sc)
-				if (g in runs) { gr = median(rs[g]); gc = median(cpu[g]); line = line sprintf(" gatehouse %7.0f/s %8.1f us CPU", gr, gc) }
-				if (o in runs) { orr = median(rs[o]); oc = median(cpu[o]); line = line sprintf(" | oidc-provider %6.0f/s %8.1f us CPU", orr, oc) }
-				if ((g in runs) && (o in runs) && orr > 0 && gc > 0)
-					line = line sprintf(" | ratio %.2fx req/s, oidc-provider uses %.2fx the CPU", gr / orr, oc / gc)
-				if (sc == "login" && (g in runs) && gc > 0) {
-					line = line sprintf(" | %.1f logins/s per core (1 / CPU per login)", 1e6 / gc)
-					if (match(argon2, /cpu_ms=[0-9.]+/)) {
-						a = substr(argon2, RSTART + 7, RLENGTH - 7) + 0
-						if (a > 0) line = line sprintf("; argon2id alone: %.1f ms CPU -> limit %.1f/s per core; the flow reaches %.0f%% of it", a, 1000 / a, (1e6 / gc) / (1000 / a) * 100)
+				sc = order[i]; o = (sc SUBSEP "oidc-provider"); g = (sc SUBSEP "gatehouse")
+				if (o in runs) { orr = median(rs[o]); oc = median(cpu[o]) }
+				if (g in runs) gc = median(cpu[g])
+				for (k = 1; k <= ns[sc]; k++) {
+					srv = srvs[sc, k]; x = (sc SUBSEP srv)
+					r = median(rs[x]); c = median(cpu[x]); t = median(all[x])
+					line = sprintf("%-20s %-14s %7.0f/s %8.1f us CPU = %6.0f/s per core", sc, srv, r, c, (c > 0 ? 1e6 / c : 0))
+					if (srv ~ /^gatehouse-pg/) {
+						line = line sprintf(" | PostgreSQL %.1f us, %.2f rows written/op", median(db[x]), median(rows[x]))
+						if (median(px[x]) > 0) line = line sprintf(", proxy %.1f us", median(px[x]))
+						line = line sprintf(", all together %.1f us = %.0f/s per core", t, (t > 0 ? 1e6 / t : 0))
+						if ((g in runs) && c > 0 && t > 0) line = line sprintf(" | per core vs SQLite %.2fx (with PostgreSQL %.2fx)", gc / c, gc / t)
 					}
+					if (srv != "oidc-provider" && (o in runs) && orr > 0 && c > 0)
+						line = line sprintf(" | vs oidc-provider %.2fx req/s, oidc-provider uses %.2fx the CPU", r / orr, oc / c)
+					if (sc == "login" && c > 0 && a > 0)
+						line = line sprintf(" | argon2id alone %.1f ms CPU -> limit %.1f/s per core; the flow reaches %.0f%% of it", a, 1000 / a, (1e6 / c) / (1000 / a) * 100)
+					print line " (medians of " runs[x] " run(s))"
 				}
-				print line " (medians of " (g in runs ? runs[g] : runs[o]) " run(s))"
 			}
 		}'
 	if [[ -n $ARGON2 ]]; then echo "argon2id verify alone (flowload, servers idle): $ARGON2"; fi

@@ -21,8 +21,9 @@
 // Then -workers goroutines send the measured requests over keep-alive
 // connections for -duration (after an unmeasured -warmup), and the command
 // prints one result line (see result.line) with the server's CPU time from
-// /proc/PID/stat, the driver's own, and the machine's other and steal shares
-// from /proc/stat, as bench/run.sh does for wrk.
+// /proc/PID/stat (summed over -pid's replicas), the driver's own, the
+// database's and the proxy's (-db-probe, -proxy-pid), and the machine's other
+// and steal shares from /proc/stat, as bench/run.sh does for wrk.
 //
 // Secrets come from the environment, not flags (the process list shows
 // flags): FLOW_CLIENT_SECRET (web client), FLOW_RS_SECRET (resource server),
@@ -48,6 +49,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"regexp"
 	"runtime/debug"
@@ -96,7 +98,9 @@ type config struct {
 	spreadAddrs bool
 	password    string
 	mintSecret  string
-	pid         int
+	pids        []int
+	proxyPID    int
+	dbProbe     string
 	workers     int
 	duration    time.Duration
 	warmup      time.Duration
@@ -133,7 +137,10 @@ func run() error {
 	flag.IntVar(&c.users, "users", 0, "login: worker i logs in as USERNAME<i mod users> (0: all as USERNAME); the brute-force\n"+
 		"limiter counts an attempt as failed until its password is checked, so concurrent logins of one user are throttled")
 	flag.BoolVar(&c.spreadAddrs, "spread-addrs", true, "login: worker i connects from 127.0.0.<2+i> (server on 127.0.0.1 only)")
-	flag.IntVar(&c.pid, "pid", 0, "server process ID for CPU accounting (0: none)")
+	pids := flag.String("pid", "", "server process IDs for CPU accounting, comma-separated (replicas: summed; empty: none)")
+	flag.IntVar(&c.proxyPID, "proxy-pid", 0, "reverse proxy in front of the replicas, its CPU reported apart (0: none)")
+	flag.StringVar(&c.dbProbe, "db-probe", "", "shell command printing \"ROWS PID...\": rows written so far in the database and its\n"+
+		"backend process IDs (bench/lib.sh pg_probe), run around the measured run (empty: no database column)")
 	flag.IntVar(&c.workers, "workers", 8, "concurrent requests (1-256)")
 	flag.DurationVar(&c.duration, "duration", 15*time.Second, "measured run (1s-10m)")
 	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured run first (0: none)")
@@ -163,6 +170,16 @@ func run() error {
 		return errors.New("-codes must be 1..200000, -warmup-codes 0..20000")
 	}
 	c.issuer = strings.TrimRight(c.issuer, "/")
+	for f := range strings.SplitSeq(*pids, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return fmt.Errorf("-pid: %q is not a process ID", f)
+		}
+		c.pids = append(c.pids, n)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -799,6 +816,8 @@ type result struct {
 	elapsed             time.Duration
 	lat                 []time.Duration
 	serverTicks, selfTk int64
+	dbTicks, proxyTicks int64
+	dbRows              int64
 	machine, steal      int64
 	rssKiB              int64
 	ticksPerSec         int64
@@ -806,20 +825,22 @@ type result struct {
 }
 
 // line is the result in bench/run.sh's column order, '|'-separated:
-// label|ops/s|ops|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/op|RSS MiB|driver CPU s|other %|steal %
+// label|ops/s|ops|non-2xx|socket errs|p50 ms|p99 ms|CPU s|CPU us/op|RSS MiB|driver CPU s|other %|steal %|DB CPU s|DB rows/op|proxy CPU s
 func (r *result) line(label string) string {
 	sec := r.elapsed.Seconds()
 	hz := float64(r.ticksPerSec)
 	cpu := float64(r.serverTicks) / hz
 	all := hz * sec * float64(r.ncpu)
-	other := math.Max(0, float64(r.machine-r.serverTicks-r.selfTk)/all*100)
-	perOp := 0.0
+	other := math.Max(0, float64(r.machine-r.serverTicks-r.selfTk-r.dbTicks-r.proxyTicks)/all*100)
+	perOp, rowsPerOp := 0.0, 0.0
 	if r.ops > 0 {
 		perOp = cpu * 1e6 / float64(r.ops)
+		rowsPerOp = float64(r.dbRows) / float64(r.ops)
 	}
-	return fmt.Sprintf("FLOW_RESULT %s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f",
+	return fmt.Sprintf("FLOW_RESULT %s|%.0f|%d|%d|%d|%.2f|%.2f|%.2f|%.1f|%.0f|%.2f|%.0f|%.0f|%.2f|%.2f|%.2f",
 		label, float64(r.ops)/sec, r.ops, r.bad, r.sockErr, pct(r.lat, 50).Seconds()*1000, pct(r.lat, 99).Seconds()*1000,
-		cpu, perOp, float64(r.rssKiB)/1024, float64(r.selfTk)/hz, other, float64(r.steal)/all*100)
+		cpu, perOp, float64(r.rssKiB)/1024, float64(r.selfTk)/hz, other, float64(r.steal)/all*100,
+		float64(r.dbTicks)/hz, rowsPerOp, float64(r.proxyTicks)/hz)
 }
 
 func pct(l []time.Duration, p float64) time.Duration {
@@ -910,6 +931,12 @@ func (d *driver) runPhase(ctx context.Context, dur time.Duration, measure bool, 
 	slices.Sort(r.lat)
 	if measure {
 		r.serverTicks, r.selfTk = after.server-before.server, after.self-before.self
+		r.proxyTicks, r.dbRows = after.proxy-before.proxy, after.dbRows-before.dbRows
+		for pid, t := range after.db {
+			// A backend that started during the run counts from zero; one
+			// that ended during it is lost (the pool keeps its connections).
+			r.dbTicks += t - before.db[pid]
+		}
 		r.machine, r.steal = after.machine-before.machine, after.steal-before.steal
 		r.rssKiB = after.rss
 	}
@@ -1106,17 +1133,46 @@ func (d *driver) loadLogin(ctx context.Context) (*result, error) {
 
 type snapshot struct {
 	server, self, machine, steal, rss int64
+	proxy, dbRows                     int64
+	db                                map[int]int64 // database backend PID -> ticks
 }
 
+// snap reads the counters; rss is the sum of the replicas' peaks.
 func (d *driver) snap() snapshot {
 	var s snapshot
-	if d.c.pid > 0 {
-		s.server = procTicks(fmt.Sprintf("/proc/%d/stat", d.c.pid))
-		s.rss = vmHWM(d.c.pid)
+	for _, pid := range d.c.pids {
+		s.server += procTicks(fmt.Sprintf("/proc/%d/stat", pid))
+		s.rss += vmHWM(pid)
+	}
+	if d.c.proxyPID > 0 {
+		s.proxy = procTicks(fmt.Sprintf("/proc/%d/stat", d.c.proxyPID))
+	}
+	if d.c.dbProbe != "" {
+		s.dbRows, s.db = dbProbe(d.c.dbProbe)
 	}
 	s.self = procTicks("/proc/self/stat")
 	s.machine, s.steal = machineTicks()
 	return s
+}
+
+// dbProbe runs the -db-probe command: "ROWS PID..." -> rows, PID -> ticks.
+// A probe that fails gives zeros (the column then reads 0); its error goes
+// to stderr, which bench/flow.sh keeps in the run's log.
+func dbProbe(cmd string) (int64, map[int]int64) {
+	out, err := exec.Command("sh", "-c", cmd).Output()
+	f := strings.Fields(string(out))
+	if err != nil || len(f) == 0 {
+		fmt.Fprintf(os.Stderr, "flowload: -db-probe: %v, output %q\n", err, out)
+		return 0, nil
+	}
+	rows, _ := strconv.ParseInt(f[0], 10, 64)
+	ticks := make(map[int]int64, len(f)-1)
+	for _, p := range f[1:] {
+		if pid, err := strconv.Atoi(p); err == nil {
+			ticks[pid] = procTicks(fmt.Sprintf("/proc/%d/stat", pid))
+		}
+	}
+	return rows, ticks
 }
 
 // procTicks is utime+stime (fields 14, 15) of a process, all threads.
