@@ -51,11 +51,22 @@ func check(s string, multiline bool) error {
 	return nil
 }
 
-// Escape renders s for a terminal: control characters and bytes that are
-// not UTF-8 become visible Go escapes (\n, \r, \t, \x1b, \u0085, \xff);
-// everything else, backslashes included, is kept as is.
+// isReordering reports the characters that move or break text without being
+// controls: the line and paragraph separators (U+2028, U+2029) and the
+// bidirectional embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069), which can make a name read as something else
+// ("Trojan Source"). They are allowed in stored text (right-to-left
+// names need some) but shown escaped in a terminal.
+func isReordering(r rune) bool {
+	return r == 0x2028 || r == 0x2029 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069
+}
+
+// Escape renders s for a terminal: control characters, reordering
+// characters and bytes that are not UTF-8 become visible Go escapes (\n,
+// \r, \t, \x1b, \u0085, \u202e, \xff); everything else, backslashes
+// included, is kept as is.
 func Escape(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return IsControl(r) || r == utf8.RuneError }) {
+	if !strings.ContainsFunc(s, func(r rune) bool { return IsControl(r) || isReordering(r) || r == utf8.RuneError }) {
 		return s
 	}
 	var b strings.Builder
@@ -72,7 +83,7 @@ func Escape(s string) string {
 			b.WriteString(`\t`)
 		case r < 0x80 && IsControl(r):
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case IsControl(r):
+		case IsControl(r) || isReordering(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+n])

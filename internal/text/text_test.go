@@ -53,6 +53,10 @@ func TestEscape(t *testing.T) {
 		"c1\u0085\u009b":        `c1\u0085\u009b`,
 		"bad\xffutf8":           `bad\xffutf8`,
 		`back\slash`:            `back\slash`,
+		"admin\u202etxt.exe":    `admin\u202etxt.exe`,
+		"iso\u2066x\u2069":      `iso\u2066x\u2069`,
+		"line\u2028sep":         `line\u2028sep`,
+		"עברית":                 "עברית",
 	} {
 		if got := text.Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
