@@ -7,6 +7,11 @@
 #
 #   scripts/fuzz.sh 10m            every target, 10 minutes each
 #   FUZZ_ONLY=FuzzAppJSON scripts/fuzz.sh 1m
+#   FUZZ_ONLY="FuzzOpen FuzzHash" FUZZ_PARALLEL=1 scripts/fuzz.sh 10m
+#
+# FUZZ_ONLY is a space-separated list of target names; FUZZ_PARALLEL the
+# number of fuzzing worker processes per target (default: go test's, the
+# CPU count), so that two campaigns can share a machine.
 #
 # An input that crashes a target is written by go test to the package's
 # testdata/fuzz/<target>/ directory: commit it, it is a regression test from
@@ -21,10 +26,10 @@ failed=0
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
-    if [ -n "${FUZZ_ONLY:-}" ] && [ "$target" != "$FUZZ_ONLY" ]; then continue; fi
+    if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $target "* ]]; then continue; fi
     echo "== $pkg $target ($t)" | tee -a "$log"
     out=$(mktemp)
-    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" -fuzzminimizetime 5s "$pkg" >"$out" 2>&1; then
+    if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" -fuzzminimizetime 5s ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" >"$out" 2>&1; then
       grep '^fuzz: elapsed' "$out" | tail -n 1 | tee -a "$log"
       echo "ok" | tee -a "$log"
     elif grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written' "$out"; then
