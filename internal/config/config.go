@@ -36,23 +36,28 @@ type Config struct {
 	// RevokedRefreshInterval is how often a replica on PostgreSQL reads the
 	// access tokens other replicas revoked.
 	RevokedRefreshInterval time.Duration
-	MaxApps                int
-	MaxScopes              int
-	MaxPermissions         int
-	SecretLength           int
-	DBMaxConns             int
-	AdminFile              string
-	DebugListen            string
-	MetricsListen          string
-	GCPercent              int
-	CodeLifetime           time.Duration
-	RequestLifetime        time.Duration
-	RefreshGrace           time.Duration
-	JanitorInterval        time.Duration
-	SessionLifetime        time.Duration
-	LockoutThreshold       int
-	LockoutDuration        time.Duration
-	TrustedProxies         []string
+	// CacheMaxAge bounds how long a replica on PostgreSQL serves an app or a
+	// user from its cache when it hears nothing from the database; other
+	// replicas' changes drop the cache when they commit (LISTEN/NOTIFY).
+	// Zero turns the cache off on PostgreSQL.
+	CacheMaxAge      time.Duration
+	MaxApps          int
+	MaxScopes        int
+	MaxPermissions   int
+	SecretLength     int
+	DBMaxConns       int
+	AdminFile        string
+	DebugListen      string
+	MetricsListen    string
+	GCPercent        int
+	CodeLifetime     time.Duration
+	RequestLifetime  time.Duration
+	RefreshGrace     time.Duration
+	JanitorInterval  time.Duration
+	SessionLifetime  time.Duration
+	LockoutThreshold int
+	LockoutDuration  time.Duration
+	TrustedProxies   []string
 }
 
 // Default returns the documented defaults.
@@ -64,6 +69,7 @@ func Default() Config {
 		ShutdownTimeout:        20 * time.Second,
 		KeyRefreshInterval:     5 * time.Second,
 		RevokedRefreshInterval: time.Second,
+		CacheMaxAge:            time.Second,
 		MaxApps:                2000,
 		MaxScopes:              1000,
 		MaxPermissions:         50,
@@ -94,6 +100,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long a graceful shutdown waits for requests in flight")
 	fs.DurationVar(&c.KeyRefreshInterval, "key-refresh-interval", c.KeyRefreshInterval, "how often a replica checks for signing keys rotated by another replica")
 	fs.DurationVar(&c.RevokedRefreshInterval, "revocation-refresh-interval", c.RevokedRefreshInterval, "how often a replica on PostgreSQL reads the access tokens revoked on another replica")
+	fs.DurationVar(&c.CacheMaxAge, "cache-max-age", c.CacheMaxAge, "on PostgreSQL, the longest a replica serves apps and users from its cache without word from the database (other replicas' changes reach it when they commit, by LISTEN/NOTIFY; this bounds rows edited by hand); 0: no cache, every lookup reads PostgreSQL")
 	fs.IntVar(&c.MaxApps, "max-apps-per-tenant", c.MaxApps, "most applications per tenant")
 	fs.IntVar(&c.MaxScopes, "max-scopes-per-app", c.MaxScopes, "most custom scopes per application")
 	fs.IntVar(&c.MaxPermissions, "max-permissions-per-app", c.MaxPermissions, "most permissions per application")
@@ -190,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RevokedRefreshInterval < 10*time.Millisecond || c.RevokedRefreshInterval > time.Minute {
 		bad("--revocation-refresh-interval must be between 10ms and 1m")
+	}
+	if c.CacheMaxAge < 0 || c.CacheMaxAge > time.Minute {
+		bad("--cache-max-age must be between 0 and 1m")
 	}
 	for _, l := range []struct {
 		name string

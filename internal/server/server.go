@@ -126,6 +126,14 @@ func (s *Server) routes() (http.Handler, error) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help},
 			func() float64 { return float64(c.get(s.DB.WriterStats())) }))
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "gatehouse_store_cache_on",
+		Help: "1 while apps and users are served from the replica's cache: always on SQLite; on PostgreSQL while its LISTEN connection listens (--cache-max-age)."},
+		func() float64 {
+			if s.DB.Cached() {
+				return 1
+			}
+			return 0
+		}))
 	mux := http.NewServeMux()
 	pages, err := s.loginPages()
 	if err != nil {
@@ -243,6 +251,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func OpenStore(ctx context.Context, cfg config.Config, ring *seal.Ring) (*store.DB, error) {
 	return store.Open(ctx, store.Options{
 		URL: cfg.Database, Path: filepath.Join(cfg.DataDir, "gatehouse.db"), MaxConns: cfg.DBMaxConns, Seal: ring,
+		CacheMaxAge: cfg.CacheMaxAge,
 	})
 }
 

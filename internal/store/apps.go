@@ -97,7 +97,7 @@ func (d *DB) GetApp(ctx context.Context, tenantID, clientID string) (*app.App, e
 // GetClient loads an app with its secrets in one query: the token
 // endpoint's lookup. The returned App is shared and must not be modified.
 func (d *DB) GetClient(ctx context.Context, tenantID, clientID string) (*app.App, []app.Secret, error) {
-	if d.dialect != SQLite {
+	if !d.Cached() {
 		return d.getClient(ctx, tenantID, clientID)
 	}
 	cc, gen, ok := d.clients.get(tenantID, clientID)

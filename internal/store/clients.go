@@ -6,13 +6,14 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 )
 
-// clientCache holds whole client lookups (app and secrets) on SQLite only.
+// clientCache holds whole client lookups (app and secrets).
 //
 // An SQLite database belongs to one Gatehouse process (Open takes an
 // exclusive lock on it), so every write to apps, secrets or tenants passes
 // through this DB value, which drops the cache: a change is seen by the next
 // request, exactly as without the cache. On PostgreSQL replicas write behind
-// each other's backs, so there every lookup reads the database.
+// each other's backs; there the cache is used only while the listener of
+// coherence.go hears every replica's writes as they commit.
 //
 // A lookup that raced with a write must not store what it read: the
 // generation counter, bumped by every invalidation, tells.

@@ -265,6 +265,9 @@ WHERE r.tenant_id = ? AND r.hash = ?`, tenantID, hash).
 // stays past its newest token's. The stored old row comes back only with
 // ErrReused.
 func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
+	if d.dialect == Postgres {
+		return d.rotateRefreshPG(ctx, tenantID, oldHash, now, nextSealed, next)
+	}
 	var out *grant.Refresh
 	err := d.grantTx(ctx, func(tx *sql.Tx) error {
 		res, err := d.exec(ctx, tx, "UPDATE refresh_tokens SET rotated_at = ?, next_sealed = ? WHERE tenant_id = ? AND hash = ? AND rotated_at = 0",
@@ -291,6 +294,36 @@ func (d *DB) RotateRefresh(ctx context.Context, tenantID, oldHash string, now ti
 		return out, err
 	}
 	return nil, err
+}
+
+// rotateRefreshPG is RotateRefresh in one statement, so one round trip and
+// one implicit transaction: the data-modifying CTEs of a statement commit
+// or fail together, and insert and extend only when the old token's row was
+// still unrotated (the UPDATE's row lock decides a race between replicas).
+func (d *DB) rotateRefreshPG(ctx context.Context, tenantID, oldHash string, now time.Time, nextSealed string, next *grant.Refresh) (*grant.Refresh, error) {
+	var n int
+	err := d.w.QueryRowContext(ctx, `WITH old AS (
+  UPDATE refresh_tokens SET rotated_at = $1, next_sealed = $2 WHERE tenant_id = $3 AND hash = $4 AND rotated_at = 0 RETURNING 1
+), ins AS (
+  INSERT INTO refresh_tokens (tenant_id, hash, family_id, created_at, expires_at) SELECT $3, $5, $6, $7, $8 FROM old
+), fam AS (
+  UPDATE token_families SET expires_at = $9 WHERE tenant_id = $3 AND id = $6 AND expires_at < $8 AND EXISTS (SELECT 1 FROM old)
+)
+SELECT count(*) FROM old`,
+		micros(now), nextSealed, tenantID, oldHash,
+		next.Hash, next.FamilyID, micros(next.CreatedAt), micros(next.ExpiresAt),
+		micros(next.ExpiresAt.Add(next.ExpiresAt.Sub(next.CreatedAt)/2))).Scan(&n)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		out, err := d.getRefresh(ctx, nil, tenantID, oldHash)
+		if err != nil {
+			return nil, err
+		}
+		return out, grant.ErrReused
+	}
+	return nil, nil
 }
 
 // extendFamily keeps r's family alive at least as long as r: past r's

@@ -129,16 +129,16 @@ func (d *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (s
 }
 
 // grantExec is exec for a write of the grant tables alone (see grantTx).
+// On PostgreSQL it runs on its own, outside a transaction.
 func (d *DB) grantExec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return d.execIn(ctx, d.grantTx, query, args...)
-}
-
-// execIn runs one write in a transaction of txFn's on SQLite; PostgreSQL
-// runs it on its own.
-func (d *DB) execIn(ctx context.Context, txFn func(context.Context, func(*sql.Tx) error) error, query string, args ...any) (sql.Result, error) {
 	if d.dialect != SQLite {
 		return d.w.ExecContext(ctx, d.q(query), args...)
 	}
+	return d.execIn(ctx, d.grantTx, query, args...)
+}
+
+// execIn runs one write in a transaction of txFn's.
+func (d *DB) execIn(ctx context.Context, txFn func(context.Context, func(*sql.Tx) error) error, query string, args ...any) (sql.Result, error) {
 	ctx = d.statementContext(ctx)
 	var res sql.Result
 	err := txFn(ctx, func(tx *sql.Tx) error {

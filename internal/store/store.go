@@ -60,10 +60,12 @@ type DB struct {
 	stmts   stmtCache
 	wr      *writer // SQLite only
 	hot     hot
-	clients clientCache // SQLite only
-	users   userCache   // SQLite only
-	ckpt    *sql.DB     // SQLite: checkpoints
-	lock    *os.File    // SQLite: held while open
+	clients clientCache
+	users   userCache
+	listen  *listener // PostgreSQL: keeps the caches coherent (coherence.go)
+	channel string    // PostgreSQL: the listener's channel
+	ckpt    *sql.DB   // SQLite: checkpoints
+	lock    *os.File  // SQLite: held while open
 }
 
 // Options configure Open.
@@ -75,6 +77,12 @@ type Options struct {
 	// MaxConns bounds the read pool (PostgreSQL: the whole pool).
 	MaxConns int
 	Seal     Sealer
+	// CacheMaxAge turns on the client and user caches on PostgreSQL
+	// (coherence.go): changes made by other replicas drop them when they
+	// commit; CacheMaxAge bounds the age of an entry when nothing is heard
+	// from the database. Zero: every lookup reads PostgreSQL. SQLite always
+	// caches.
+	CacheMaxAge time.Duration
 }
 
 // Open connects to the database. It does not migrate: call Migrate.
@@ -145,6 +153,15 @@ func Open(ctx context.Context, o Options) (*DB, error) {
 		d.Close()
 		return nil, fmt.Errorf("store: connect %s: %w", d.dialect, err)
 	}
+	if d.dialect == Postgres {
+		if err := d.w.QueryRowContext(ctx, channelQuery).Scan(&d.channel); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("store: connect %s: %w", d.dialect, err)
+		}
+		if o.CacheMaxAge > 0 {
+			d.listen = startListener(o.URL, d.channel, o.CacheMaxAge, d.dropCaches)
+		}
+	}
 	if d.dialect == SQLite {
 		// The database holds sealed secrets and hashes: owner-only.
 		_ = os.Chmod(o.Path, 0o600)
@@ -163,6 +180,9 @@ func (d *DB) Dialect() Dialect { return d.dialect }
 
 // Close closes every connection.
 func (d *DB) Close() error {
+	if d.listen != nil {
+		d.listen.stop()
+	}
 	if d.wr != nil {
 		// d.wr stays set: writes after Close fail with errClosed.
 		d.wr.close()
@@ -248,12 +268,20 @@ func (d *DB) q(query string) string {
 // SQLite the transaction is shared with concurrent writes (writer.go), so
 // fn must do its reads and writes through tx, and not call tx or exec
 // without it: that would wait for itself. When it returns, the user cache
-// is dropped (usercache.go); writes of the grant tables alone use grantTx.
+// is dropped (usercache.go), and on PostgreSQL the transaction tells every
+// replica to drop theirs (coherence.go); writes of the grant tables alone
+// use grantTx.
 func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if d.wr != nil {
-		defer d.users.invalidate()
+	defer d.users.invalidate()
+	if d.dialect != Postgres {
+		return d.grantTx(ctx, fn)
 	}
-	return d.grantTx(ctx, fn)
+	return d.grantTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return d.notify(ctx, tx)
+	})
 }
 
 // grantTx is tx for writes that touch only the grant tables (codes,

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
@@ -125,7 +126,9 @@ func TestPostgres(t *testing.T) {
 	// every 5 s: migrating one schema at a time keeps the tests fast.
 	var migrate sync.Mutex
 
-	open := func(t *testing.T) (*store.DB, storetest.Raw) {
+	// schemaURL makes a fresh schema, dropped after the test, and returns
+	// the URL of a connection to it.
+	schemaURL := func(t *testing.T) (string, string) {
 		var b [8]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			t.Fatal(err)
@@ -145,20 +148,40 @@ func TestPostgres(t *testing.T) {
 		q.Set("search_path", schema)
 		// Durability is not under test: commits need not wait for the disk.
 		q.Set("synchronous_commit", "off")
+		q.Set("application_name", schema)
 		u.RawQuery = q.Encode()
-
-		ring := newRing(t)
-		db := openMigrated(t, store.Options{URL: u.String(), Seal: ring}, &migrate)
-		if db.Dialect() != store.Postgres {
-			t.Fatalf("dialect %s, want postgres", db.Dialect())
-		}
-		raw, err := sql.Open("pgx", u.String())
+		return u.String(), schema
+	}
+	rawHandle := func(t *testing.T, dsn string, ring *seal.Ring) storetest.Raw {
+		raw, err := sql.Open("pgx", dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { raw.Close() })
-		return db, storetest.Raw{DB: raw, Hasher: ring}
+		return storetest.Raw{DB: raw, Hasher: ring}
 	}
+	// The conformance suite runs with the replica caches on, as served:
+	// their maximum age is long enough never to hide a stale entry.
+	open := func(t *testing.T) (*store.DB, storetest.Raw) {
+		dsn, _ := schemaURL(t)
+		ring := newRing(t)
+		db := openMigrated(t, store.Options{URL: dsn, Seal: ring, CacheMaxAge: time.Minute}, &migrate)
+		if db.Dialect() != store.Postgres {
+			t.Fatalf("dialect %s, want postgres", db.Dialect())
+		}
+		return db, rawHandle(t, dsn, ring)
+	}
+	storetest.RunReplicas(t, func(t *testing.T, maxAge time.Duration) (*store.DB, *store.DB, storetest.Raw, string) {
+		dsn, schema := schemaURL(t)
+		ring := newRing(t)
+		a := openMigrated(t, store.Options{URL: dsn, Seal: ring, CacheMaxAge: maxAge}, &migrate)
+		b, err := store.Open(t.Context(), store.Options{URL: dsn, Seal: ring, CacheMaxAge: maxAge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return a, b, rawHandle(t, dsn, ring), schema + " " + store.CacheListenerName
+	})
 	storetest.Run(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db

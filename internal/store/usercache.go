@@ -7,9 +7,10 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
-// userCache holds users and their access per app (GetUser, Access) on
-// SQLite only, for the same reason and with the same rule as clientCache:
-// one process owns the database, so every write passes through this DB.
+// userCache holds users and their access per app (GetUser, Access), with
+// the same rule as clientCache: on SQLite one process owns the database, so
+// every write passes through this DB; on PostgreSQL the listener of
+// coherence.go drops it when another replica's write commits.
 //
 // Coherence is safe by default: every write transaction (DB.tx, DB.exec)
 // drops the cache when it returns, except the writes of the grant tables

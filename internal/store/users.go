@@ -99,10 +99,11 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	return nil
 }
 
-// GetUser loads one user of the tenant (on SQLite through the user cache).
+// GetUser loads one user of the tenant, through the user cache.
 func (d *DB) GetUser(ctx context.Context, tenantID, id string) (*user.User, error) {
 	var gen uint64
-	if d.dialect == SQLite {
+	cached := d.Cached()
+	if cached {
 		u, g, ok := d.users.user(tenantID, id)
 		if ok {
 			return u, nil
@@ -113,7 +114,7 @@ func (d *DB) GetUser(ctx context.Context, tenantID, id string) (*user.User, erro
 	if err != nil {
 		return nil, notFoundIfNoRows(err, "user %q not found", id)
 	}
-	if d.dialect == SQLite {
+	if cached {
 		d.users.putUser(gen, u, tenantID)
 	}
 	return u, nil
@@ -429,11 +430,11 @@ func (d *DB) UnassignRole(ctx context.Context, tenantID, userID, role string) er
 }
 
 // Access returns the user's roles that grant a permission of the app, and
-// those permissions (R-ROL-1): one indexed query (on SQLite through the
+// those permissions (R-ROL-1): one indexed query (through the
 // user cache), as it runs for every token issued to a user. The user's row anchors it, so that a user without
 // access (one row of NULLs) is told from no user at all (no row).
 func (d *DB) Access(ctx context.Context, tenantID, userID, clientID string) ([]string, []string, error) {
-	if d.dialect != SQLite {
+	if !d.Cached() {
 		return d.access(ctx, tenantID, userID, clientID)
 	}
 	roles, perms, gen, ok := d.users.accessOf(tenantID, userID, clientID)
