@@ -95,7 +95,12 @@ func (l *listener) listen(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		// A connection that died silently must not hold the listener.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	defer func() {
 		l.live.Store(false)
 		l.drop()
