@@ -47,6 +47,10 @@ func (t *Theme) Validate() error {
 	if t.LogoURL != "" && !ValidLogoURL(t.LogoURL) {
 		return &FieldError{"logo_url", fmt.Sprintf("must be an https URL without user or password (http only for localhost), or an absolute path on this server, of at most %d characters", maxLogoURL)}
 	}
+	if scheme, _, ok := strings.Cut(t.LogoURL, ":"); ok && !strings.HasPrefix(t.LogoURL, "/") && scheme != strings.ToLower(scheme) {
+		// Stored as given, so only the canonical form ("HTTPS://…" found by fuzzing).
+		return &FieldError{"logo_url", "write the URL scheme in lower case (https://…)"}
+	}
 	for _, c := range []struct {
 		field string
 		v     *string
