@@ -477,8 +477,11 @@ func hashAlg(field string, v *string) error {
 	case "":
 		*v = "sha256"
 	case "sha256", "sha384", "sha512":
+	case "sha1":
+		// Only for peers that know nothing newer: signatures use SHA-1 for
+		// this app alone, and its SHA-1 signed requests are accepted.
 	default:
-		return derrors.Invalidf(field, "must be sha256, sha384 or sha512")
+		return derrors.Invalidf(field, "must be sha256, sha384, sha512, or sha1 for old service providers")
 	}
 	return nil
 }

@@ -38,12 +38,20 @@ const (
 	StateRetired = "retired"
 )
 
+// UseSAML marks the keys of a tenant's SAML line: RSA keys that sign SAML
+// and WS-Federation messages when the tenant's token keys are not RSA (XML
+// signatures that service providers accept are RSA). A tenant that signs
+// tokens with RS256 signs SAML with the same keys and has no SAML line.
+const UseSAML = "saml"
+
 // Key is one signing key of a tenant. Private is the PKCS#8 DER in memory;
 // the store only ever holds it sealed (R-KEY-4).
 type Key struct {
-	KID       string
-	Alg       string
-	State     string
+	KID   string
+	Alg   string
+	State string
+	// Use is "" for the keys that sign tokens, UseSAML for the SAML line.
+	Use       string
 	Private   []byte
 	CertDER   []byte
 	CreatedAt time.Time
@@ -158,7 +166,7 @@ func renderJWKS(ks []*Key, now time.Time) ([]byte, error) {
 	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
 	for _, order := range []string{StateActive, StateNext, StateRetired} {
 		for _, k := range ks {
-			if k.State != order || !k.Published(now) {
+			if k.State != order || !k.Published(now) || k.Use != "" {
 				continue
 			}
 			j, err := k.JWK()

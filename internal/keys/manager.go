@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/tenant"
 )
 
 // Token types for the JWS "typ" header.
@@ -24,17 +26,30 @@ const (
 // Set is a tenant's loaded key set: the active signer and the JWKS document.
 type Set struct {
 	Version int64
-	Keys    []*Key
-	JWKS    []byte
-	active  *Key
-	signers map[string]*compactSigner // by typ
-	public  map[string]publicKey      // by kid
+	// Keys are the published token keys; SAMLKeys the published keys that
+	// sign SAML (the token keys themselves when they are RSA), active first.
+	Keys     []*Key
+	SAMLKeys []*Key
+	JWKS     []byte
+	active   *Key
+	saml     *rsa.PrivateKey           // the active SAML key's private key; nil: no SAML line yet
+	signers  map[string]*compactSigner // by typ
+	public   map[string]publicKey      // by kid
 	// validUntil is when a retired key leaves the JWKS, forcing a re-render.
 	validUntil time.Time
 }
 
 // Active returns the key that signs.
 func (s *Set) Active() *Key { return s.active }
+
+// SAMLSigner returns the active SAML key and its private key; ok is false
+// while the tenant has no RSA key for SAML (Manager.SAML makes one).
+func (s *Set) SAMLSigner() (k *Key, priv *rsa.PrivateKey, ok bool) {
+	if s.saml == nil {
+		return nil, nil, false
+	}
+	return s.SAMLKeys[0], s.saml, true
+}
 
 // Sign signs payload as a compact JWS with the active key and typ header.
 func (s *Set) Sign(typ string, payload []byte) (string, error) {
@@ -156,8 +171,16 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 		return nil, err
 	}
 	s := &Set{Version: ver, validUntil: now.Add(100 * 365 * 24 * time.Hour), signers: map[string]*compactSigner{}, public: map[string]publicKey{}}
+	var samlLine []*Key
 	for _, k := range ks {
 		if !k.Published(now) {
+			continue
+		}
+		if k.State == StateRetired && k.RetireAt.Before(s.validUntil) {
+			s.validUntil = k.RetireAt
+		}
+		if k.Use == UseSAML {
+			samlLine = append(samlLine, k)
 			continue
 		}
 		s.Keys = append(s.Keys, k)
@@ -169,15 +192,18 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 		if k.State == StateActive {
 			s.active = k
 		}
-		if k.State == StateRetired && k.RetireAt.Before(s.validUntil) {
-			s.validUntil = k.RetireAt
-		}
 	}
 	if s.active == nil {
 		return nil, derrors.NotFoundf("tenant %q has no active signing key", tenantID)
 	}
 	priv, err := s.active.Signer()
 	if err != nil {
+		return nil, err
+	}
+	if s.active.Alg == tenant.AlgRS256 {
+		samlLine = s.Keys
+	}
+	if err := s.loadSAML(samlLine); err != nil {
 		return nil, err
 	}
 	for _, typ := range []string{TypAccessToken, TypJWT, TypLogout} {
@@ -191,6 +217,92 @@ func (m *Manager) load(ctx context.Context, tenantID string, now time.Time) (*Se
 	return s, nil
 }
 
+// loadSAML orders the SAML line active first, then next, then retired, and
+// keeps the active key's private key.
+func (s *Set) loadSAML(line []*Key) error {
+	for _, state := range []string{StateActive, StateNext, StateRetired} {
+		for _, k := range line {
+			if k.State == state && k.Alg == tenant.AlgRS256 {
+				s.SAMLKeys = append(s.SAMLKeys, k)
+			}
+		}
+	}
+	if len(s.SAMLKeys) == 0 || s.SAMLKeys[0].State != StateActive {
+		s.SAMLKeys = nil
+		return nil
+	}
+	sg, err := s.SAMLKeys[0].Signer()
+	if err != nil {
+		return err
+	}
+	priv, ok := sg.(*rsa.PrivateKey)
+	if !ok {
+		return fmt.Errorf("keys: SAML key %s is not RSA", s.SAMLKeys[0].KID)
+	}
+	s.saml = priv
+	return nil
+}
+
+// SAML returns the tenant's key set with a SAML signer: a tenant whose
+// token keys are not RSA gets its SAML line (an active and a next RS256 key)
+// on first use.
+func (m *Manager) SAML(ctx context.Context, tenantID string) (*Set, error) {
+	s, err := m.Get(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, ok := s.SAMLSigner(); ok {
+		return s, nil
+	}
+	ks, ver, err := m.Store.ListKeys(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if !hasLine(ks, UseSAML) {
+		now := m.Now()
+		line, err := newLine(tenantID, tenant.AlgRS256, UseSAML, now)
+		if err != nil {
+			return nil, err
+		}
+		// A Conflict means another request or replica changed the set
+		// first (most likely with this same line): reload either way.
+		if err := m.Store.SaveKeys(ctx, tenantID, ver, line, nil); err != nil && !derrors.Is(err, derrors.Conflict) {
+			return nil, err
+		}
+	}
+	m.cache.Delete(tenantID)
+	if s, err = m.Get(ctx, tenantID); err != nil {
+		return nil, err
+	}
+	if _, _, ok := s.SAMLSigner(); !ok {
+		return nil, derrors.Conflictf("keys", "the tenant's SAML signing key is being made; try again")
+	}
+	return s, nil
+}
+
+func hasLine(ks []*Key, use string) bool {
+	for _, k := range ks {
+		if k.Use == use {
+			return true
+		}
+	}
+	return false
+}
+
+// newLine makes an active and a next key of alg for a key line.
+func newLine(tenantID, alg, use string, now time.Time) ([]*Key, error) {
+	active, err := Generate(tenantID, alg, now)
+	if err != nil {
+		return nil, err
+	}
+	next, err := Generate(tenantID, alg, now)
+	if err != nil {
+		return nil, err
+	}
+	active.State, active.Use, next.Use = StateActive, use, use
+	return []*Key{active, next}, nil
+}
+
 // Init gives a tenant without keys an active key and a next key of alg. It
 // does nothing when the tenant has keys.
 func (m *Manager) Init(ctx context.Context, tenantID, alg string) error {
@@ -201,17 +313,11 @@ func (m *Manager) Init(ctx context.Context, tenantID, alg string) error {
 	if len(ks) > 0 {
 		return nil
 	}
-	now := m.Now()
-	active, err := Generate(tenantID, alg, now)
+	line, err := newLine(tenantID, alg, "", m.Now())
 	if err != nil {
 		return err
 	}
-	active.State = StateActive
-	next, err := Generate(tenantID, alg, now)
-	if err != nil {
-		return err
-	}
-	err = m.Store.SaveKeys(ctx, tenantID, ver, []*Key{active, next}, nil)
+	err = m.Store.SaveKeys(ctx, tenantID, ver, line, nil)
 	if derrors.Is(err, derrors.Conflict) {
 		return nil // another replica initialised it first
 	}
@@ -220,15 +326,46 @@ func (m *Manager) Init(ctx context.Context, tenantID, alg string) error {
 
 // Rotate makes the published next key the active one, retires the active key
 // (published until RetireAfter has passed), drops keys past their retirement
-// and publishes a new next key of alg (R-KEY-2).
+// and publishes a new next key of alg (R-KEY-2). A SAML line, when the
+// tenant has one, rotates with it (its keys stay RS256).
 func (m *Manager) Rotate(ctx context.Context, tenantID, alg string) error {
 	ks, ver, err := m.Store.ListKeys(ctx, tenantID)
 	if err != nil {
 		return err
 	}
 	now := m.Now()
-	var upsert []*Key
-	var remove []string
+	var tokens, saml []*Key
+	for _, k := range ks {
+		if k.Use == UseSAML {
+			saml = append(saml, k)
+		} else {
+			tokens = append(tokens, k)
+		}
+	}
+	upsert, remove, err := m.rotateLine(tenantID, tokens, alg, "", now)
+	if err != nil {
+		return err
+	}
+	if len(saml) > 0 {
+		up, rm, err := m.rotateLine(tenantID, saml, tenant.AlgRS256, UseSAML, now)
+		if err != nil {
+			return err
+		}
+		upsert, remove = append(upsert, up...), append(remove, rm...)
+	}
+	if err := m.Store.SaveKeys(ctx, tenantID, ver, upsert, remove); err != nil {
+		if derrors.Is(err, derrors.Conflict) {
+			return derrors.Conflictf("keys", "the key set changed during rotation (another rotation?); try again")
+		}
+		return err
+	}
+	m.cache.Delete(tenantID)
+	return nil
+}
+
+// rotateLine rotates one key line: its next key becomes active, its active
+// key retires, a fresh next key of alg is made and keys past retirement go.
+func (m *Manager) rotateLine(tenantID string, ks []*Key, alg, use string, now time.Time) (upsert []*Key, remove []string, err error) {
 	var next *Key
 	for _, k := range ks {
 		switch {
@@ -243,26 +380,20 @@ func (m *Manager) Rotate(ctx context.Context, tenantID, alg string) error {
 		}
 	}
 	if next == nil {
-		// A set that lost its next key (never the case for sets made by
+		// A line that lost its next key (never the case for lines made by
 		// Init) gets a fresh active key: nothing can have cached it yet,
 		// but resource servers refetch the JWKS on an unknown kid.
 		if next, err = Generate(tenantID, alg, now); err != nil {
-			return err
+			return nil, nil, err
 		}
+		next.Use = use
 	}
 	next.State = StateActive
 	upsert = append(upsert, next)
 	fresh, err := Generate(tenantID, alg, now)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	upsert = append(upsert, fresh)
-	if err := m.Store.SaveKeys(ctx, tenantID, ver, upsert, remove); err != nil {
-		if derrors.Is(err, derrors.Conflict) {
-			return derrors.Conflictf("keys", "the key set changed during rotation (another rotation?); try again")
-		}
-		return err
-	}
-	m.cache.Delete(tenantID)
-	return nil
+	fresh.Use = use
+	return append(upsert, fresh), remove, nil
 }

@@ -21,6 +21,18 @@ func appSettings(a *app.App) (string, error) {
 	return string(b), err
 }
 
+// entityID is the value of the entity_id column: the SP entity ID of a SAML
+// app, the realm of a WS-Federation app, NULL for the others.
+func entityID(a *app.App) any {
+	switch {
+	case a.Protocol == app.SAML && a.SAML != nil:
+		return a.SAML.EntityID
+	case a.Protocol == app.WSFed && a.WSFed != nil:
+		return a.WSFed.Realm
+	}
+	return nil
+}
+
 func scanApp(row interface{ Scan(...any) error }) (*app.App, error) {
 	var clientID, settings string
 	var c, u int64
@@ -43,7 +55,12 @@ func appConflict(err error, a *app.App) error {
 	// Only the (tenant_id, name) constraint mentions "name" (PostgreSQL
 	// apps_name_key, SQLite "apps.tenant_id, apps.name"); the others, the
 	// primary key (tenant_id, client_id) included, are client ID clashes.
-	if strings.Contains(c, "name") {
+	switch {
+	case strings.Contains(c, "entity_id") && a.Protocol == app.WSFed:
+		return derrors.Conflictf("wsfed.realm", "another WS-Federation application of this tenant has this realm")
+	case strings.Contains(c, "entity_id"):
+		return derrors.Conflictf("saml.entity_id", "another SAML application of this tenant has this entity ID")
+	case strings.Contains(c, "name"):
 		return derrors.Conflictf("name", "an application named %q already exists in this tenant", a.Name)
 	}
 	return derrors.Conflictf("client_id", "client ID already in use")
@@ -67,8 +84,8 @@ func (d *DB) CreateApp(ctx context.Context, tenantID string, a *app.App, s *app.
 		if n >= maxApps {
 			return derrors.Limitf("applications", "the tenant has reached its limit of %d applications (limit max_apps_per_tenant)", maxApps)
 		}
-		_, err := d.exec(ctx, tx, "INSERT INTO apps (tenant_id, client_id, name, type, protocol, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			tenantID, a.ClientID, a.Name, string(a.Type), string(a.Protocol), settings, micros(a.CreatedAt), micros(a.UpdatedAt))
+		_, err := d.exec(ctx, tx, "INSERT INTO apps (tenant_id, client_id, name, type, protocol, entity_id, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			tenantID, a.ClientID, a.Name, string(a.Type), string(a.Protocol), entityID(a), settings, micros(a.CreatedAt), micros(a.UpdatedAt))
 		if err != nil {
 			return appConflict(err, a)
 		}
@@ -155,6 +172,16 @@ WHERE a.tenant_id = ? AND a.client_id = ?`, tenantID, clientID)
 	return a, secrets, nil
 }
 
+// AppByEntityID loads the app of the tenant with the given protocol (SAML
+// or WS-Federation) and SP entity ID or realm.
+func (d *DB) AppByEntityID(ctx context.Context, tenantID string, protocol app.Protocol, id string) (*app.App, error) {
+	a, err := scanApp(d.row(ctx, nil, "SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND protocol = ? AND entity_id = ?", tenantID, string(protocol), id))
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "no %s application with this entity ID", protocol)
+	}
+	return a, nil
+}
+
 // ListApps lists a tenant's apps by name after the cursor.
 func (d *DB) ListApps(ctx context.Context, tenantID string, p tenant.Page) ([]*app.App, error) {
 	rows, err := d.rows(ctx, nil, "SELECT "+appCols+" FROM apps WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?", tenantID, p.Cursor, p.Limit)
@@ -180,8 +207,8 @@ func (d *DB) UpdateApp(ctx context.Context, tenantID string, a *app.App) error {
 	if err != nil {
 		return err
 	}
-	res, err := d.exec(ctx, nil, "UPDATE apps SET name = ?, protocol = ?, settings = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ?",
-		a.Name, string(a.Protocol), settings, micros(a.UpdatedAt), tenantID, a.ClientID)
+	res, err := d.exec(ctx, nil, "UPDATE apps SET name = ?, protocol = ?, entity_id = ?, settings = ?, updated_at = ? WHERE tenant_id = ? AND client_id = ?",
+		a.Name, string(a.Protocol), entityID(a), settings, micros(a.UpdatedAt), tenantID, a.ClientID)
 	if err != nil {
 		return appConflict(err, a)
 	}

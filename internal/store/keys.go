@@ -18,7 +18,7 @@ func (d *DB) ListKeys(ctx context.Context, tenantID string) ([]*keys.Key, int64,
 	if err != nil {
 		return nil, 0, err
 	}
-	rows, err := d.rows(ctx, nil, "SELECT kid, alg, state, private_sealed, cert_der, created_at, retire_at FROM signing_keys WHERE tenant_id = ? ORDER BY created_at", tenantID)
+	rows, err := d.rows(ctx, nil, "SELECT kid, alg, state, key_use, private_sealed, cert_der, created_at, retire_at FROM signing_keys WHERE tenant_id = ? ORDER BY created_at", tenantID)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -28,7 +28,7 @@ func (d *DB) ListKeys(ctx context.Context, tenantID string) ([]*keys.Key, int64,
 		var k keys.Key
 		var sealed string
 		var c, r int64
-		if err := rows.Scan(&k.KID, &k.Alg, &k.State, &sealed, &k.CertDER, &c, &r); err != nil {
+		if err := rows.Scan(&k.KID, &k.Alg, &k.State, &k.Use, &sealed, &k.CertDER, &c, &r); err != nil {
 			return nil, 0, err
 		}
 		if k.Private, err = d.seal.Open(sealed, keyAAD(tenantID, k.KID)); err != nil {
@@ -78,10 +78,10 @@ func (d *DB) SaveKeys(ctx context.Context, tenantID string, expect int64, upsert
 			if err != nil {
 				return err
 			}
-			_, err = d.exec(ctx, tx, `INSERT INTO signing_keys (tenant_id, kid, alg, state, private_sealed, cert_der, created_at, retire_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			_, err = d.exec(ctx, tx, `INSERT INTO signing_keys (tenant_id, kid, alg, state, key_use, private_sealed, cert_der, created_at, retire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (tenant_id, kid) DO UPDATE SET state = excluded.state, retire_at = excluded.retire_at`,
-				tenantID, k.KID, k.Alg, k.State, sealed, k.CertDER, micros(k.CreatedAt), micros(k.RetireAt))
+				tenantID, k.KID, k.Alg, k.State, k.Use, sealed, k.CertDER, micros(k.CreatedAt), micros(k.RetireAt))
 			if err != nil {
 				return err
 			}

@@ -69,6 +69,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"App/Update", testAppUpdate},
 		{"App/Delete_R-APP-11", testAppDelete},
 		{"App/RotateSecret_R-APP-5", testRotateSecret},
+		{"App/ByEntityID_R-SML-2_R-WSF-1", testAppByEntityID},
 		// Permissions (R-PRM-1, R-TEN-4).
 		{"Permission/CreateGet_R-PRM-1", testPermCreateGet},
 		{"Permission/ListLastModifiedFirst_R-PRM-1", testPermList},
@@ -83,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.DB) {
 		{"Keys/ManagerInit_R-KEY-1", testManagerInit},
 		{"Keys/ManagerConcurrentInit_R-RUN-2", testManagerConcurrentInit},
 		{"Keys/ManagerRotate_R-KEY-2", testManagerRotate},
+		{"Keys/SAMLLine_R-SML-1", testManagerSAMLLine},
 		// Tenant isolation, one test per entity (R-TEN-1).
 		{"Isolation/Apps_R-TEN-1", testIsolationApps},
 		{"Isolation/Permissions_R-TEN-1", testIsolationPermissions},
@@ -207,6 +209,55 @@ func mkApp(t *testing.T, db *store.DB, tenantID, name string) (*app.App, *app.Se
 	a, s := webApp(name), newSecret("hash-of-"+name, time.Time{})
 	must(t, db.CreateApp(t.Context(), tenantID, a, s, 100))
 	return cloneApp(t, a), s
+}
+
+// R-SML-2, R-WSF-1: a SAML app is found by its SP entity ID, a WS-Fed app by
+// its realm, each unique per tenant and protocol; updates move the index.
+func testAppByEntityID(t *testing.T, db *store.DB) {
+	ctx := t.Context()
+	mkTenant(t, db, "acme")
+	mkTenant(t, db, "other")
+	samlApp := func(name, entity string) *app.App {
+		a := webApp(name)
+		a.Protocol, a.RedirectURIs, a.GrantTypes = app.SAML, nil, nil
+		a.SAML = &app.SAMLSettings{EntityID: entity, ACSURLs: []string{"https://sp.example.com/acs"}}
+		return a
+	}
+	sp := samlApp("sp", "https://sp.example.com")
+	must(t, db.CreateApp(ctx, "acme", sp, nil, 100))
+	got, err := db.AppByEntityID(ctx, "acme", app.SAML, "https://sp.example.com")
+	must(t, err)
+	if got.ClientID != sp.ClientID {
+		t.Errorf("AppByEntityID: %s, want %s", got.ClientID, sp.ClientID)
+	}
+	_, err = db.AppByEntityID(ctx, "other", app.SAML, "https://sp.example.com")
+	wantErr(t, "AppByEntityID in another tenant", err, derrors.NotFound, "")
+	_, err = db.AppByEntityID(ctx, "acme", app.WSFed, "https://sp.example.com")
+	wantErr(t, "AppByEntityID of another protocol", err, derrors.NotFound, "")
+
+	err = db.CreateApp(ctx, "acme", samlApp("sp2", "https://sp.example.com"), nil, 100)
+	wantErr(t, "a second SAML app with the entity ID", err, derrors.Conflict, "saml.entity_id")
+	must(t, db.CreateApp(ctx, "other", samlApp("sp", "https://sp.example.com"), nil, 100))
+	rp := webApp("rp")
+	rp.Protocol, rp.RedirectURIs, rp.GrantTypes = app.WSFed, nil, nil
+	rp.WSFed = &app.WSFedSettings{Realm: "https://sp.example.com", ReplyURLs: []string{"https://sp.example.com/wsfed"}}
+	must(t, db.CreateApp(ctx, "acme", rp, nil, 100))
+	got, err = db.AppByEntityID(ctx, "acme", app.WSFed, "https://sp.example.com")
+	must(t, err)
+	if got.ClientID != rp.ClientID {
+		t.Errorf("AppByEntityID(wsfed): %s, want %s", got.ClientID, rp.ClientID)
+	}
+
+	sp.SAML.EntityID = "https://sp.example.com/v2"
+	must(t, db.UpdateApp(ctx, "acme", sp))
+	_, err = db.AppByEntityID(ctx, "acme", app.SAML, "https://sp.example.com")
+	wantErr(t, "AppByEntityID of the old entity ID", err, derrors.NotFound, "")
+	got, err = db.AppByEntityID(ctx, "acme", app.SAML, "https://sp.example.com/v2")
+	must(t, err)
+	if got.ClientID != sp.ClientID {
+		t.Errorf("AppByEntityID after update: %s", got.ClientID)
+	}
+	must(t, db.CreateApp(ctx, "acme", samlApp("sp3", "https://sp.example.com"), nil, 100))
 }
 
 func mkPerm(t *testing.T, db *store.DB, tenantID, clientID, name string, updated time.Duration) *app.Permission {
@@ -1440,6 +1491,63 @@ func testManagerRotate(t *testing.T, db *store.DB) {
 	must(t, err)
 	if s1.Active().KID != newNext {
 		t.Errorf("replica 1 active = %s after replica 2 rotated, want %s", s1.Active().KID, newNext)
+	}
+}
+
+// R-SML-1, R-KEY-2: a tenant whose token keys are ES256 gets an RSA key line
+// for SAML on first use (once, even from two replicas at once), kept out of
+// the JWKS, rotated with the token keys; the SAML signer verifies nothing
+// that claims to be a token.
+func testManagerSAMLLine(t *testing.T, db *store.DB) {
+	ctx := timeout(t)
+	mkTenant(t, db, "acme")
+	clk := &clock{now: at(0)}
+	m1 := &keys.Manager{Store: db, Now: clk.Now, RetireAfter: time.Hour}
+	m2 := &keys.Manager{Store: db, Now: clk.Now, RetireAfter: time.Hour}
+	must(t, m1.Init(ctx, "acme", tenant.AlgES256))
+	set, err := m1.Get(ctx, "acme")
+	must(t, err)
+	if _, _, ok := set.SAMLSigner(); ok {
+		t.Fatal("an ES256 tenant has a SAML signer before SAML was used")
+	}
+	jwks := jwksKIDs(t, set.JWKS)
+	sets := make([]*keys.Set, 2)
+	errs := run(2, func(i int) error {
+		var err error
+		sets[i], err = []*keys.Manager{m1, m2}[i].SAML(ctx, "acme")
+		return err
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	ks, _ := listKeys(t, db, "acme")
+	var line []*keys.Key
+	for _, k := range ks {
+		if k.Use == keys.UseSAML {
+			line = append(line, k)
+		}
+	}
+	if len(line) != 2 || line[0].Alg != tenant.AlgRS256 || line[1].Alg != tenant.AlgRS256 {
+		t.Fatalf("SAML line: %d keys %v; want one RS256 active and next", len(line), kidsByState(line))
+	}
+	byState := kidsByState(line)
+	for i, s := range sets {
+		k, _, ok := s.SAMLSigner()
+		if !ok || k.KID != byState[keys.StateActive][0] || len(s.SAMLKeys) != 2 || s.SAMLKeys[1].KID != byState[keys.StateNext][0] {
+			t.Errorf("replica %d: SAML signer %v, keys %d; want %v", i+1, k, len(s.SAMLKeys), byState)
+		}
+		diff(t, "JWKS with a SAML line", jwks, jwksKIDs(t, s.JWKS))
+	}
+
+	must(t, m1.Rotate(ctx, "acme", tenant.AlgES256))
+	s, err := m2.SAML(ctx, "acme")
+	must(t, err)
+	k, _, _ := s.SAMLSigner()
+	if k.KID != byState[keys.StateNext][0] || s.SAMLKeys[1].State != keys.StateNext || s.SAMLKeys[1].Alg != tenant.AlgRS256 {
+		t.Errorf("after Rotate: SAML active %s (want the old next %s), then %s %s", k.KID, byState[keys.StateNext][0], s.SAMLKeys[1].State, s.SAMLKeys[1].Alg)
+	}
+	if got := len(jwksKIDs(t, s.JWKS)); got != 3 {
+		t.Errorf("JWKS after Rotate has %d keys, want 3 token keys", got)
 	}
 }
 
