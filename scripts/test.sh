@@ -25,17 +25,22 @@ if [ -d .git ]; then
 fi
 $lint_only && exit 0
 
-# The browser tests drive Debian's chromium (no browser download).
-if ! command -v chromium >/dev/null 2>&1; then
+# The browser tests drive Debian's chromium (no browser download); the SAML
+# tests check every signature again with Debian's xmlsec1.
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v xmlsec1 >/dev/null 2>&1 || missing="$missing xmlsec1"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing Debian's chromium for the browser tests"
+    echo "== installing Debian's$missing for the browser and SAML tests"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
-    apt-get install -y -q chromium >/dev/null
+    # shellcheck disable=SC2086 # one word per package
+    apt-get install -y -q $missing >/dev/null
   elif [ "${CI:-}" = "true" ]; then
-    echo "CI=true but chromium is missing and cannot be installed (need root and apt-get)"; exit 1
+    echo "CI=true but$missing is missing and cannot be installed (need root and apt-get)"; exit 1
   else
-    echo "## chromium is not installed and this is not root: the browser tests will be SKIPPED ##"
+    echo "##$missing not installed and this is not root: the browser tests and the xmlsec1 checks will be SKIPPED ##"
   fi
 fi
 

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
@@ -22,6 +23,7 @@ type AppEndpoints struct {
 	SAMLMetadata   string `json:"saml_metadata_url,omitempty"`
 	SAMLSSO        string `json:"saml_sso_url,omitempty"`
 	SAMLEntityID   string `json:"saml_entity_id,omitempty"`
+	SAMLIdPInit    string `json:"saml_idp_init_url,omitempty"`
 	WSFed          string `json:"wsfed_url,omitempty"`
 }
 
@@ -45,6 +47,10 @@ func (a *API) appView(tid string, ap *app.App) AppView {
 		e.SAMLMetadata = md.Issuer + "/saml/metadata"
 		e.SAMLSSO = md.Issuer + "/saml/sso"
 		e.SAMLEntityID = md.Issuer
+		e.SAMLIdPInit = md.Issuer + "/saml/idp-init?sp=" + url.QueryEscape(ap.SAML.EntityID)
+		// The SAML signer: the token signer when it is RSA, else the
+		// tenant's SAML key.
+		e.CertificatePEM = md.Issuer + "/saml/certificate.pem"
 	case app.WSFed:
 		e.WSFed = md.Issuer + "/wsfed"
 	default:

@@ -1,11 +1,12 @@
 // Package claims decides which claims of a user an app receives (R-CLM-1..3,
 // R-ROL-1): pure functions of the app's output-claim settings, the user, the
 // user's roles and permissions for the app, and the granted scopes. The OIDC
-// tokens, UserInfo, introspection and (later) SAML attributes all come from
+// tokens, UserInfo, introspection and SAML attributes all come from
 // here, so they always agree.
 package claims
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
@@ -106,4 +107,44 @@ func Missing(a *app.App, s Subject) string {
 		}
 	}
 	return ""
+}
+
+// Attribute is one SAML attribute: the claim's output name and its values.
+type Attribute struct {
+	Name   string
+	Values []string
+}
+
+// samlDefault are the claims of a SAML or WS-Federation app without claim
+// settings: what OpenID Connect gives for the profile and email scopes,
+// with roles and permissions.
+var samlDefault = []string{"profile", "email"}
+
+// Attributes returns the attributes of an assertion (R-SML-3, R-CLM-1): the
+// claims that are available and in token, under their output names, in the
+// order of the app's settings. The user ID goes out as an attribute only
+// when the settings list sub (seed 003's external_id): the NameID is the
+// subject.
+func Attributes(a *app.App, s Subject) []Attribute {
+	var out []Attribute
+	for _, c := range settings(a, samlDefault) {
+		if !c.Available || !c.InToken {
+			continue
+		}
+		v, ok := s.value(c.Name)
+		if !ok {
+			continue
+		}
+		var vs []string
+		switch v := v.(type) {
+		case string:
+			vs = []string{v}
+		case bool:
+			vs = []string{strconv.FormatBool(v)}
+		case []string:
+			vs = v
+		}
+		out = append(out, Attribute{Name: c.OutputName(), Values: vs})
+	}
+	return out
 }

@@ -18,22 +18,38 @@ import (
 // Request is a validated authorization request waiting for the user to log in
 // or consent (OpenID Connect Core §3.1.2.1).
 type Request struct {
-	ID                  string    `json:"-"`
-	ClientID            string    `json:"client_id"`
-	RedirectURI         string    `json:"redirect_uri"`
-	ResponseType        string    `json:"response_type"`
-	ResponseMode        string    `json:"response_mode,omitempty"`
-	Scope               []string  `json:"scope"`
-	State               string    `json:"state,omitempty"`
-	Nonce               string    `json:"nonce,omitempty"`
-	CodeChallenge       string    `json:"code_challenge,omitempty"`
-	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
-	Prompt              []string  `json:"prompt,omitempty"`
-	MaxAge              int       `json:"max_age"` // seconds; -1: absent
-	LoginHint           string    `json:"login_hint,omitempty"`
-	CreatedAt           time.Time `json:"-"`
-	ExpiresAt           time.Time `json:"-"`
+	ID                  string   `json:"-"`
+	ClientID            string   `json:"client_id"`
+	RedirectURI         string   `json:"redirect_uri"`
+	ResponseType        string   `json:"response_type"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	Scope               []string `json:"scope"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	MaxAge              int      `json:"max_age"` // seconds; -1: absent
+	LoginHint           string   `json:"login_hint,omitempty"`
+	// Protocol is the protocol that parked the request: "" for OpenID
+	// Connect, ProtocolSAML or ProtocolWSFed. The login page resumes the
+	// request at that protocol's endpoint. A SAML request keeps its ACS URL
+	// in RedirectURI, its RelayState (wctx for WS-Federation) in State.
+	Protocol string `json:"protocol,omitempty"`
+	// SAMLRequestID is the ID of the AuthnRequest, the response's
+	// InResponseTo; empty for IdP-initiated SSO and WS-Federation.
+	SAMLRequestID string `json:"saml_request_id,omitempty"`
+	// NameIDFormat is the NameID format the response uses.
+	NameIDFormat string    `json:"name_id_format,omitempty"`
+	CreatedAt    time.Time `json:"-"`
+	ExpiresAt    time.Time `json:"-"`
 }
+
+// Protocols of a parked Request other than OpenID Connect.
+const (
+	ProtocolSAML  = "saml"
+	ProtocolWSFed = "wsfed"
+)
 
 // Session is a single sign-on session of one user in one tenant (R-OID-10).
 // The browser holds a random secret; the store knows its hash.

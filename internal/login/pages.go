@@ -106,9 +106,17 @@ func ConsentURL(publicURL, tenantID, requestID string) string {
 	return pageURL(publicURL, tenantID, "/consent", requestID)
 }
 
-// resumeURL is where the authorization endpoint continues a request.
-func resumeURL(publicURL, tenantID, requestID string) string {
-	return pageURL(publicURL, tenantID, "/oauth/authorize/resume", requestID)
+// resumeURL is where the protocol endpoint that parked req continues it:
+// the authorization endpoint, or the SAML or WS-Federation endpoint.
+func resumeURL(publicURL, tenantID string, req *grant.Request) string {
+	path := "/oauth/authorize/resume"
+	switch req.Protocol {
+	case grant.ProtocolSAML:
+		path = "/saml/resume"
+	case grant.ProtocolWSFed:
+		path = "/wsfed/resume"
+	}
+	return pageURL(publicURL, tenantID, path, req.ID)
 }
 
 func pageURL(publicURL, tenantID, path, requestID string) string {
@@ -394,7 +402,7 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log().InfoContext(ctx, "login succeeded", attrs...)
 	if req != nil {
-		p.redirect(w, r, resumeURL(p.PublicURL, tid, req.ID))
+		p.redirect(w, r, resumeURL(p.PublicURL, tid, req))
 		return
 	}
 	p.redirect(w, r, LoginURL(p.PublicURL, tid, ""))
@@ -473,10 +481,10 @@ func (p *Pages) consentPost(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.log().InfoContext(ctx, "consent given", "tenant", tid, "user_id", u.ID, "client_id", client.ClientID)
-		p.redirect(w, r, resumeURL(p.PublicURL, tid, req.ID))
+		p.redirect(w, r, resumeURL(p.PublicURL, tid, req))
 	case "deny":
 		p.log().InfoContext(ctx, "consent denied", "tenant", tid, "user_id", u.ID, "client_id", client.ClientID)
-		p.redirect(w, r, resumeURL(p.PublicURL, tid, req.ID)+"&error=access_denied")
+		p.redirect(w, r, resumeURL(p.PublicURL, tid, req)+"&error=access_denied")
 	default:
 		p.message(w, r, tid, http.StatusBadRequest, "Choose Allow or Deny", "Go back to the previous page and choose one of the buttons.", true)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/middleware"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
+	"github.com/gatehouse-id/gatehouse/internal/saml"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
@@ -151,6 +152,11 @@ func (s *Server) routes() (http.Handler, error) {
 		p.RevokedRefreshInterval = s.Config.RevokedRefreshInterval
 	}
 	p.Register(mux)
+	idp := &saml.IdP{
+		PublicURL: s.Config.PublicURL, Apps: s.DB, Sessions: pages, Users: s.Users, Grants: s.DB, Keys: s.Keys,
+		Now: time.Now, Log: s.Log, RequestLifetime: s.Config.RequestLifetime,
+	}
+	idp.Register(mux)
 	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}
 	if err := api.Register(mux); err != nil {
 		return nil, err

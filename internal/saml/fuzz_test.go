@@ -1,0 +1,94 @@
+package saml
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/base64"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+const seedRequest = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="2026-12-07T10:00:00Z" Destination="https://idp.example/t/acme/saml/sso" AssertionConsumerServiceURL="https://sp.example/acs" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ForceAuthn="false"><saml:Issuer>https://sp.example</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"/></samlp:AuthnRequest>`
+
+func deflated(s string) []byte {
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, flate.BestSpeed)
+	_, _ = w.Write([]byte(s))
+	_ = w.Close()
+	return b.Bytes()
+}
+
+// checkParsed holds for every message readMessage accepts.
+func checkParsed(t *testing.T, m *message) {
+	if len(m.XML) > MaxMessageBytes || len(m.RelayState) > MaxRelayState || m.Root == nil {
+		t.Fatalf("accepted out of bounds: xml %d relay %d", len(m.XML), len(m.RelayState))
+	}
+	if ar, err := parseAuthnRequest(m.Root); err == nil {
+		if ar.ID == "" || len(ar.ID) > maxIDLen || ar.Issuer == "" || ar.IssueInstant.IsZero() {
+			t.Fatalf("accepted an AuthnRequest without ID, Issuer or IssueInstant: %+v", ar)
+		}
+	}
+}
+
+// The HTTP-Redirect binding's query: URL decoding, base64, DEFLATE (bounded),
+// XML checks and the AuthnRequest reader never panic, and what they accept
+// is within bounds.
+func FuzzRedirectRequest(f *testing.F) {
+	enc := url.QueryEscape(base64.StdEncoding.EncodeToString(deflated(seedRequest)))
+	f.Add("SAMLRequest=" + enc)
+	f.Add("SAMLRequest=" + enc + "&RelayState=abc&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature=AAAA")
+	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated(`<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`))))
+	f.Add("SAMLRequest=%zz&SAMLRequest=")
+	f.Fuzz(func(t *testing.T, q string) {
+		r := httptest.NewRequest("GET", "https://idp.example/t/acme/saml/sso", nil)
+		r.URL.RawQuery = q
+		m, err := readMessage(httptest.NewRecorder(), r, "SAMLRequest")
+		if err != nil {
+			if _, ok := err.(*errBad); !ok {
+				t.Fatalf("error of another kind: %T %v", err, err)
+			}
+			return
+		}
+		checkParsed(t, m)
+	})
+}
+
+// The HTTP-POST binding's form, as FuzzRedirectRequest.
+func FuzzPOSTRequest(f *testing.F) {
+	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(seedRequest))) + "&RelayState=x")
+	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(`<a xmlns="urn:oasis:names:tc:SAML:2.0:protocol"><!-- c --></a>`))))
+	f.Add("SAMLRequest=a&SAMLRequest=b")
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest("POST", "https://idp.example/t/acme/saml/sso", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		m, err := readMessage(httptest.NewRecorder(), r, "SAMLRequest")
+		if err != nil {
+			if _, ok := err.(*errBad); !ok {
+				t.Fatalf("error of another kind: %T %v", err, err)
+			}
+			return
+		}
+		if m.Binding != BindingPOST {
+			t.Fatalf("binding %s", m.Binding)
+		}
+		checkParsed(t, m)
+	})
+}
+
+// The XML checks and the AuthnRequest reader on raw documents.
+func FuzzAuthnRequestXML(f *testing.F) {
+	f.Add([]byte(seedRequest))
+	f.Add([]byte(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="x" Version="2.0" IssueInstant="2026-12-07T10:00:00.123456789+01:00" AssertionConsumerServiceIndex="3"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">a<!---->b</saml:Issuer></samlp:AuthnRequest>`))
+	f.Fuzz(func(t *testing.T, x []byte) {
+		root, err := parseXML(x)
+		if err != nil {
+			return
+		}
+		m := &message{Binding: BindingPOST, XML: x, Root: root}
+		if len(x) <= MaxMessageBytes {
+			checkParsed(t, m)
+		}
+	})
+}

@@ -1,0 +1,114 @@
+package saml
+
+import (
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/gatehouse-id/gatehouse/internal/keys"
+)
+
+// metadataValidity is the validUntil of the metadata (Metadata §2.3.2):
+// SPs that honour it refetch within a day, and so learn of a next key long
+// before it signs.
+const metadataValidity = 24 * time.Hour
+
+// metadataCacheFor is how long a signed document is served before it is
+// made again: every fetch would otherwise cost an RSA signature.
+const metadataCacheFor = 10 * time.Minute
+
+type cachedMetadata struct {
+	version int64
+	made    time.Time
+	doc     []byte
+}
+
+// serveMetadata serves the tenant's signed IdP metadata (R-SML-1, Metadata
+// §2.4.3): the SSO service of both bindings, the NameID formats,
+// and the signing certificates of the SAML line, active then next.
+func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	tid, ks, ok := p.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	doc, err := p.metadataDoc(tid, ks)
+	if err != nil {
+		p.serverError(w, r, tid, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/samlmetadata+xml")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(doc)
+}
+
+func (p *IdP) metadataDoc(tid string, ks *keys.Set) ([]byte, error) {
+	now := p.now()
+	if v, ok := p.metadata.Load(tid); ok {
+		c := v.(*cachedMetadata)
+		if c.version == ks.Version && now.Sub(c.made) < metadataCacheFor {
+			return c.doc, nil
+		}
+	}
+	el := p.Metadata(tid, ks, now)
+	k, priv, _ := ks.SAMLSigner()
+	s, err := newSigner(k, priv, "sha256")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.sign(el); err != nil {
+		return nil, err
+	}
+	doc, err := serialize(el)
+	if err != nil {
+		return nil, err
+	}
+	p.metadata.Store(tid, &cachedMetadata{version: ks.Version, made: now, doc: doc})
+	return doc, nil
+}
+
+// Metadata builds the tenant's unsigned EntityDescriptor.
+func (p *IdP) Metadata(tid string, ks *keys.Set, now time.Time) *etree.Element {
+	issuer := p.Issuer(tid)
+	ed := etree.NewElement("md:EntityDescriptor")
+	ed.CreateAttr("xmlns:md", nsMetadata)
+	ed.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
+	ed.CreateAttr("ID", newID())
+	ed.CreateAttr("entityID", issuer)
+	ed.CreateAttr("validUntil", xsTime(now.Add(metadataValidity)))
+	idp := ed.CreateElement("md:IDPSSODescriptor")
+	idp.CreateAttr("WantAuthnRequestsSigned", "false")
+	idp.CreateAttr("protocolSupportEnumeration", nsProtocol)
+	for _, k := range ks.SAMLKeys {
+		if k.State == keys.StateRetired {
+			continue
+		}
+		kd := idp.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", "signing")
+		kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+			SetText(base64.StdEncoding.EncodeToString(k.CertDER))
+	}
+	for _, f := range []string{NameIDPersistent, NameIDEmail} {
+		idp.CreateElement("md:NameIDFormat").SetText(f)
+	}
+	for _, b := range []string{BindingRedirect, BindingPOST} {
+		s := idp.CreateElement("md:SingleSignOnService")
+		s.CreateAttr("Binding", b)
+		s.CreateAttr("Location", issuer+PathSSO)
+	}
+	return ed
+}
+
+// serveCertificate serves the active SAML signing certificate in PEM, for
+// SPs configured by hand (R-APP-12).
+func (p *IdP) serveCertificate(w http.ResponseWriter, r *http.Request) {
+	_, ks, ok := p.tenantOf(w, r)
+	if !ok {
+		return
+	}
+	k, _, _ := ks.SAMLSigner()
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write([]byte(k.CertPEM()))
+}
