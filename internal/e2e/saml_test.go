@@ -86,6 +86,7 @@ func newSAMLSP(t *testing.T, issuer string, mutate func(*samlsp.Options)) *samlS
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/saml/", mw)
+	mux.HandleFunc("/logout", mw.HandleStartLogout)
 	mux.Handle("/hello", mw.RequireAccount(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, _ := samlsp.SessionFromContext(r.Context()).(samlsp.JWTSessionClaims)
 		attrs := s.Attributes
@@ -161,6 +162,9 @@ func newSAMLFixture(t *testing.T, alg string, spOpts func(*samlsp.Options), sett
 	}
 	if _, ok := settings["certificate"]; !ok {
 		settings["certificate"] = sp.CertPEM
+	}
+	if settings["slo_url"] == "auto" {
+		settings["slo_url"] = sp.MW.ServiceProvider.SloURL.String()
 	}
 	a := inst.registerSP(t, "acme", "zendesk", sp, settings)
 	return &samlFixture{inst: inst, issuer: issuer, userID: r.Body["id"].(string), sp: sp, app: a}

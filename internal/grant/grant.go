@@ -40,9 +40,13 @@ type Request struct {
 	// InResponseTo; empty for IdP-initiated SSO and WS-Federation.
 	SAMLRequestID string `json:"saml_request_id,omitempty"`
 	// NameIDFormat is the NameID format the response uses.
-	NameIDFormat string    `json:"name_id_format,omitempty"`
-	CreatedAt    time.Time `json:"-"`
-	ExpiresAt    time.Time `json:"-"`
+	NameIDFormat string `json:"name_id_format,omitempty"`
+	// Pending are the client IDs a single logout has still to tell, and
+	// SID the session it ended.
+	Pending   []string  `json:"pending,omitempty"`
+	SID       string    `json:"sid,omitempty"`
+	CreatedAt time.Time `json:"-"`
+	ExpiresAt time.Time `json:"-"`
 }
 
 // Protocols of a parked Request other than OpenID Connect.
@@ -60,6 +64,16 @@ type Session struct {
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Participant is a SAML app an SSO session signed in to, with the NameID it
+// was given: single logout tells each (SAML Profiles §4.4).
+type Participant struct {
+	SID          string
+	ClientID     string
+	NameID       string
+	NameIDFormat string
+	ExpiresAt    time.Time // the session's expiry
 }
 
 // Code is an authorization code: single use, short-lived (R-OID-2).

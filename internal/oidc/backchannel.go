@@ -29,11 +29,11 @@ type logoutClaims struct {
 	Events   map[string]map[string]any `json:"events"`
 }
 
-// logoutSession revokes the token families made in an ended SSO session and
+// LogoutSession revokes the token families made in an ended SSO session and
 // tells the apps that registered a back-channel logout URI (R-OID-10). The
 // calls run in the background, each bounded by a timeout, so a slow app
 // cannot hold the user's logout.
-func (p *Provider) logoutSession(ctx context.Context, tid string, s *grant.Session) {
+func (p *Provider) LogoutSession(ctx context.Context, tid string, s *grant.Session) {
 	fams, err := p.Grants.SessionFamilies(ctx, tid, s.SID)
 	if err != nil {
 		p.Log.WarnContext(ctx, "logout: cannot list the session's grants", "error", err)

@@ -47,7 +47,7 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ended != nil {
-		p.logoutSession(ctx, tid, ended)
+		p.LogoutSession(ctx, tid, ended)
 	}
 	if target == "" {
 		p.authPage(w, r, http.StatusOK, "You are signed out.", "You can close this window.")

@@ -12,6 +12,8 @@ import (
 
 const seedRequest = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a1" Version="2.0" IssueInstant="2026-12-07T10:00:00Z" Destination="https://idp.example/t/acme/saml/sso" AssertionConsumerServiceURL="https://sp.example/acs" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" ForceAuthn="false"><saml:Issuer>https://sp.example</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"/></samlp:AuthnRequest>`
 
+const seedLogout = `<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_l1" Version="2.0" IssueInstant="2026-12-07T10:00:00Z" Destination="https://idp.example/t/acme/saml/slo" NotOnOrAfter="2026-12-07T10:05:00Z"><saml:Issuer>https://sp.example</saml:Issuer><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">u1</saml:NameID><samlp:SessionIndex>s1</samlp:SessionIndex></samlp:LogoutRequest>`
+
 func deflated(s string) []byte {
 	var b bytes.Buffer
 	w, _ := flate.NewWriter(&b, flate.BestSpeed)
@@ -30,10 +32,15 @@ func checkParsed(t *testing.T, m *message) {
 			t.Fatalf("accepted an AuthnRequest without ID, Issuer or IssueInstant: %+v", ar)
 		}
 	}
+	if lr, err := parseLogoutRequest(m.Root); err == nil {
+		if lr.ID == "" || lr.Issuer == "" || lr.IssueInstant.IsZero() || len(lr.SessionIndexes) > 8 {
+			t.Fatalf("accepted a LogoutRequest without ID, Issuer or IssueInstant, or with too many SessionIndexes: %+v", lr)
+		}
+	}
 }
 
 // The HTTP-Redirect binding's query: URL decoding, base64, DEFLATE (bounded),
-// XML checks and the AuthnRequest reader never panic, and what they accept
+// XML checks and the AuthnRequest and LogoutRequest readers never panic, and what they accept
 // is within bounds.
 func FuzzRedirectRequest(f *testing.F) {
 	enc := url.QueryEscape(base64.StdEncoding.EncodeToString(deflated(seedRequest)))
@@ -41,6 +48,7 @@ func FuzzRedirectRequest(f *testing.F) {
 	f.Add("SAMLRequest=" + enc + "&RelayState=abc&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256&Signature=AAAA")
 	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated(`<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`))))
 	f.Add("SAMLRequest=%zz&SAMLRequest=")
+	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString(deflated(seedLogout))) + "&RelayState=r")
 	f.Fuzz(func(t *testing.T, q string) {
 		r := httptest.NewRequest("GET", "https://idp.example/t/acme/saml/sso", nil)
 		r.URL.RawQuery = q
@@ -60,6 +68,7 @@ func FuzzPOSTRequest(f *testing.F) {
 	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(seedRequest))) + "&RelayState=x")
 	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(`<a xmlns="urn:oasis:names:tc:SAML:2.0:protocol"><!-- c --></a>`))))
 	f.Add("SAMLRequest=a&SAMLRequest=b")
+	f.Add("SAMLRequest=" + url.QueryEscape(base64.StdEncoding.EncodeToString([]byte(seedLogout))))
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest("POST", "https://idp.example/t/acme/saml/sso", strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -77,9 +86,11 @@ func FuzzPOSTRequest(f *testing.F) {
 	})
 }
 
-// The XML checks and the AuthnRequest reader on raw documents.
-func FuzzAuthnRequestXML(f *testing.F) {
+// The XML checks and the AuthnRequest and LogoutRequest readers on raw
+// documents.
+func FuzzRequestXML(f *testing.F) {
 	f.Add([]byte(seedRequest))
+	f.Add([]byte(seedLogout))
 	f.Add([]byte(`<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="x" Version="2.0" IssueInstant="2026-12-07T10:00:00.123456789+01:00" AssertionConsumerServiceIndex="3"><saml:Issuer xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">a<!---->b</saml:Issuer></samlp:AuthnRequest>`))
 	f.Fuzz(func(t *testing.T, x []byte) {
 		root, err := parseXML(x)

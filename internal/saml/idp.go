@@ -20,6 +20,7 @@ import (
 const (
 	PathMetadata = "/saml/metadata"
 	PathSSO      = "/saml/sso"
+	PathSLO      = "/saml/slo"
 	PathIdPInit  = "/saml/idp-init"
 	// PathCertificate is the active SAML signing certificate in PEM.
 	PathCertificate = "/saml/certificate.pem"
@@ -38,6 +39,8 @@ type Apps interface {
 type Sessions interface {
 	Session(r *http.Request, tenantID string) (*grant.Session, *user.User, error)
 	Message(w http.ResponseWriter, r *http.Request, tenantID string, status int, heading, text string)
+	// EndSession ends the browser's session and expires its cookie.
+	EndSession(w http.ResponseWriter, r *http.Request, tenantID string) (*grant.Session, error)
 }
 
 // Users gives a user's roles and permissions for an app (R-ROL-1).
@@ -53,6 +56,11 @@ type Grants interface {
 	// UseJTI records an ID for a key until expires; a second use is a
 	// derrors Conflict.
 	UseJTI(ctx context.Context, tenantID, key, id string, expires time.Time) error
+	// The SAML apps of each SSO session, for single logout.
+	AddParticipant(ctx context.Context, tenantID string, p *grant.Participant) error
+	Participants(ctx context.Context, tenantID, sid string) ([]grant.Participant, error)
+	DeleteParticipants(ctx context.Context, tenantID, sid string) error
+	EndSessionBySID(ctx context.Context, tenantID, sid string) (*grant.Session, error)
 }
 
 // Keys gives a tenant's key set with its SAML signer (keys.Manager).
@@ -89,6 +97,9 @@ type IdP struct {
 	// AssertionLifetime is the window between an assertion's NotBefore
 	// and NotOnOrAfter (R-SML-3: a few minutes); 0: DefaultAssertionLifetime.
 	AssertionLifetime time.Duration
+	// OnLogout is called when a single logout ended a session: the OIDC
+	// provider revokes its grants and sends back-channel logouts.
+	OnLogout func(ctx context.Context, tenantID string, s *grant.Session)
 
 	metadata sync.Map // tenant -> *cachedMetadata
 }
@@ -105,6 +116,8 @@ func (p *IdP) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+t+PathSSO, p.sso)
 	mux.HandleFunc("GET "+t+pathResume, p.resume)
 	mux.HandleFunc("GET "+t+PathIdPInit, p.idpInit)
+	mux.HandleFunc("GET "+t+PathSLO, p.slo)
+	mux.HandleFunc("POST "+t+PathSLO, p.slo)
 }
 
 func (p *IdP) now() time.Time {

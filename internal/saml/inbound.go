@@ -6,9 +6,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
+	_ "crypto/sha1" // the hashes of digest
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -276,21 +276,7 @@ func verifyRedirect(m *message, cert *x509.Certificate, hashAlg string) error {
 	default:
 		return bad("the request's signature algorithm is not supported")
 	}
-	var sum []byte
-	switch h {
-	case crypto.SHA1:
-		s := sha1.Sum([]byte(m.Signed))
-		sum = s[:]
-	case crypto.SHA256:
-		s := sha256.Sum256([]byte(m.Signed))
-		sum = s[:]
-	case crypto.SHA384:
-		s := sha512.Sum384([]byte(m.Signed))
-		sum = s[:]
-	default:
-		s := sha512.Sum512([]byte(m.Signed))
-		sum = s[:]
-	}
+	sum := digest(h, m.Signed)
 	ok := false
 	switch pub := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
@@ -302,6 +288,13 @@ func verifyRedirect(m *message, cert *x509.Certificate, hashAlg string) error {
 		return bad("the request's signature is not valid")
 	}
 	return nil
+}
+
+// digest hashes s with h (one of the hashes this package imports).
+func digest(h crypto.Hash, s string) []byte {
+	d := h.New()
+	d.Write([]byte(s))
+	return d.Sum(nil)
 }
 
 // verifyEnveloped checks the enveloped XML signature of the root element

@@ -26,7 +26,7 @@ type cachedMetadata struct {
 }
 
 // serveMetadata serves the tenant's signed IdP metadata (R-SML-1, Metadata
-// §2.4.3): the SSO service of both bindings, the NameID formats,
+// §2.4.3): the SSO and SLO services of both bindings, the NameID formats,
 // and the signing certificates of the SAML line, active then next.
 func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	tid, ks, ok := p.tenantOf(w, r)
@@ -89,7 +89,12 @@ func (p *IdP) Metadata(tid string, ks *keys.Set, now time.Time) *etree.Element {
 		kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
 			SetText(base64.StdEncoding.EncodeToString(k.CertDER))
 	}
-	for _, f := range []string{NameIDPersistent, NameIDEmail} {
+	for _, b := range []string{BindingRedirect, BindingPOST} {
+		s := idp.CreateElement("md:SingleLogoutService")
+		s.CreateAttr("Binding", b)
+		s.CreateAttr("Location", issuer+PathSLO)
+	}
+	for _, f := range []string{NameIDPersistent, NameIDEmail, NameIDTransient} {
 		idp.CreateElement("md:NameIDFormat").SetText(f)
 	}
 	for _, b := range []string{BindingRedirect, BindingPOST} {

@@ -305,6 +305,13 @@ func (p *IdP) decide(w http.ResponseWriter, r *http.Request, tid string, client 
 		p.serverError(w, r, tid, err)
 		return
 	}
+	// Single logout tells this app by this NameID (Profiles §4.4).
+	if err := p.Grants.AddParticipant(ctx, tid, &grant.Participant{
+		SID: sess.SID, ClientID: client.ClientID, NameID: nameID, NameIDFormat: req.NameIDFormat, ExpiresAt: sess.ExpiresAt,
+	}); err != nil {
+		p.serverError(w, r, tid, err)
+		return
+	}
 	p.log().InfoContext(ctx, "saml response issued", "tenant", tid, "client_id", client.ClientID, "user_id", u.ID, "sid", sess.SID)
 	postForm(w, req.RedirectURI, "SAMLResponse", doc, req.State)
 }

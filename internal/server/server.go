@@ -154,7 +154,7 @@ func (s *Server) routes() (http.Handler, error) {
 	p.Register(mux)
 	idp := &saml.IdP{
 		PublicURL: s.Config.PublicURL, Apps: s.DB, Sessions: pages, Users: s.Users, Grants: s.DB, Keys: s.Keys,
-		Now: time.Now, Log: s.Log, RequestLifetime: s.Config.RequestLifetime,
+		Now: time.Now, Log: s.Log, RequestLifetime: s.Config.RequestLifetime, OnLogout: p.LogoutSession,
 	}
 	idp.Register(mux)
 	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}

@@ -461,7 +461,7 @@ func (d *DB) RevokeConsent(ctx context.Context, tenantID, userID, clientID strin
 }
 
 // expiringTables are the tables the janitor sweeps, children first.
-var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens", "revoked_tokens"}
+var expiringTables = []string{"refresh_tokens", "auth_codes", "auth_requests", "sessions", "token_families", "assertion_jtis", "access_tokens", "revoked_tokens", "saml_participants"}
 
 // DeleteExpired deletes up to limit expired rows per table, oldest first,
 // and the families of codes that expired unused.
@@ -546,7 +546,62 @@ func pk2(table string) string {
 	switch table {
 	case "refresh_tokens", "auth_codes", "sessions", "access_tokens":
 		return "hash"
+	case "saml_participants":
+		// Every participant of a session expires with it.
+		return "sid"
 	default:
 		return "id"
 	}
+}
+
+// AddParticipant records that a SAML app signed in with an SSO session
+// (again: the NameID is replaced).
+func (d *DB) AddParticipant(ctx context.Context, tenantID string, p *grant.Participant) error {
+	_, err := d.grantExec(ctx, `INSERT INTO saml_participants (tenant_id, sid, client_id, name_id, name_id_format, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, sid, client_id) DO UPDATE SET name_id = excluded.name_id, name_id_format = excluded.name_id_format, expires_at = excluded.expires_at`,
+		tenantID, p.SID, p.ClientID, p.NameID, p.NameIDFormat, micros(p.ExpiresAt))
+	return err
+}
+
+// Participants lists the SAML apps of an SSO session.
+func (d *DB) Participants(ctx context.Context, tenantID, sid string) ([]grant.Participant, error) {
+	rows, err := d.rows(ctx, nil, "SELECT client_id, name_id, name_id_format, expires_at FROM saml_participants WHERE tenant_id = ? AND sid = ? ORDER BY client_id", tenantID, sid)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []grant.Participant
+	for rows.Next() {
+		p := grant.Participant{SID: sid}
+		var e int64
+		if err := rows.Scan(&p.ClientID, &p.NameID, &p.NameIDFormat, &e); err != nil {
+			return nil, err
+		}
+		p.ExpiresAt = fromMicros(e)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// EndSessionBySID deletes an SSO session found by its sid, with its
+// participants, and returns it (NotFound when there is none).
+func (d *DB) EndSessionBySID(ctx context.Context, tenantID, sid string) (*grant.Session, error) {
+	s := grant.Session{SID: sid}
+	var a, c, e int64
+	err := d.row(ctx, nil, "SELECT hash, user_id, auth_time, created_at, expires_at FROM sessions WHERE tenant_id = ? AND sid = ?", tenantID, sid).
+		Scan(&s.Hash, &s.UserID, &a, &c, &e)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "session not found")
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMicros(a), fromMicros(c), fromMicros(e)
+	if _, err := d.grantExec(ctx, "DELETE FROM sessions WHERE tenant_id = ? AND sid = ?", tenantID, sid); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// DeleteParticipants forgets the SAML apps of an ended session.
+func (d *DB) DeleteParticipants(ctx context.Context, tenantID, sid string) error {
+	_, err := d.grantExec(ctx, "DELETE FROM saml_participants WHERE tenant_id = ? AND sid = ?", tenantID, sid)
+	return err
 }

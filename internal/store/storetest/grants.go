@@ -46,6 +46,42 @@ func RunGrants(t *testing.T, open func(t *testing.T) *store.DB) {
 		wantErr(t, "GetRequest(deleted)", err, derrors.NotFound, "")
 	})
 
+	t.Run("SAML participants and logout by sid R-SML-1", func(t *testing.T) {
+		f := setup(t)
+		ctx := t.Context()
+		s := &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		must(t, f.db.CreateSession(ctx, "acme", s))
+		b, _ := mkApp(t, f.db, "acme", "wiki")
+		p1 := &grantpkg.Participant{SID: s.SID, ClientID: f.clientID, NameID: "old", NameIDFormat: "f", ExpiresAt: s.ExpiresAt}
+		must(t, f.db.AddParticipant(ctx, "acme", p1))
+		p1.NameID = "alice@example.com"
+		must(t, f.db.AddParticipant(ctx, "acme", p1)) // a second sign-in replaces the NameID
+		p2 := &grantpkg.Participant{SID: s.SID, ClientID: b.ClientID, NameID: f.userID, NameIDFormat: "g", ExpiresAt: s.ExpiresAt}
+		must(t, f.db.AddParticipant(ctx, "acme", p2))
+		got, err := f.db.Participants(ctx, "acme", s.SID)
+		must(t, err)
+		want := []grantpkg.Participant{*p1, *p2}
+		if want[0].ClientID > want[1].ClientID {
+			want[0], want[1] = want[1], want[0]
+		}
+		diff(t, "participants", want, got)
+		mkTenant(t, f.db, "other")
+		if got, _ := f.db.Participants(ctx, "other", s.SID); len(got) != 0 {
+			t.Errorf("another tenant sees %d participants", len(got))
+		}
+		_, err = f.db.EndSessionBySID(ctx, "other", s.SID)
+		wantErr(t, "EndSessionBySID(other tenant)", err, derrors.NotFound, "")
+		ended, err := f.db.EndSessionBySID(ctx, "acme", s.SID)
+		must(t, err)
+		diff(t, "ended session", s, ended)
+		_, err = f.db.GetSession(ctx, "acme", s.Hash)
+		wantErr(t, "GetSession(ended by sid)", err, derrors.NotFound, "")
+		must(t, f.db.DeleteParticipants(ctx, "acme", s.SID))
+		if got, _ := f.db.Participants(ctx, "acme", s.SID); len(got) != 0 {
+			t.Errorf("%d participants after DeleteParticipants", len(got))
+		}
+	})
+
 	t.Run("Sessions R-OID-10", func(t *testing.T) {
 		f := setup(t)
 		s := &grantpkg.Session{Hash: grantpkg.Hash(grantpkg.NewSecret()), SID: grantpkg.NewID(), UserID: f.userID, AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
