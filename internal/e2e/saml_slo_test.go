@@ -13,12 +13,14 @@ import (
 
 	"github.com/crewjam/saml"
 	"github.com/crewjam/saml/samlsp"
+	"golang.org/x/oauth2"
 )
 
 // drive follows redirects and submits the POST-binding forms (SAMLRequest,
 // SAMLResponse) a browser would submit by script, across the IdP and the
-// SPs, until a page that is neither; it returns that page and the URLs seen.
-func (b *browser) drive(start string) (page, []string) {
+// SPs, until a page that is neither or a redirect to a URL under stop (if
+// given); it returns that page and the URLs seen.
+func (b *browser) drive(start string, stop ...string) (page, []string) {
 	b.t.Helper()
 	p := b.get(start)
 	seen := []string{start}
@@ -30,6 +32,9 @@ func (b *browser) drive(start string) (page, []string) {
 				b.t.Fatal(err)
 			}
 			seen = append(seen, next.String())
+			if len(stop) > 0 && strings.HasPrefix(next.String(), stop[0]) {
+				return p, seen
+			}
 			p = b.get(next.String())
 		case p.Status == http.StatusOK && (strings.Contains(p.Body, `name="SAMLRequest"`) || strings.Contains(p.Body, `name="SAMLResponse"`)):
 			f := forms(b.t, p)[0]
@@ -133,5 +138,38 @@ func TestSAMLLogoutBadRequests(t *testing.T) {
 				t.Fatalf("session after it: %d %s", p.Status, pageText(p.Body))
 			}
 		})
+	}
+}
+
+// Issue 9 §1: one sign-in serves both protocols and a logout ends both. The
+// user signs in at a SAML SP; an OIDC app of the tenant gets a code without
+// a login page; the OIDC app's RP-initiated logout then takes the browser
+// through the SAML SP's single logout (a signed LogoutRequest, its
+// LogoutResponse) and on to the post-logout redirect URI with its state.
+func TestLogoutEndsBothProtocols(t *testing.T) {
+	f := newSAMLFixture(t, "", nil, map[string]any{"slo_url": "auto", "slo_binding": "post"})
+	cb := "http://127.0.0.1:1/cb"
+	done := "http://127.0.0.1:1/bye"
+	web := f.inst.createApp(t, "acme", "--type", "web", "--name", "portal", "--first-party", "--redirect-uri", cb, "--post-logout-redirect-uri", done)
+	b := newBrowser(t)
+	f.deliver(t, b, f.signIn(t, b))
+
+	cfg := &oauth2.Config{ClientID: web.ClientID, ClientSecret: web.ClientSecret, RedirectURL: cb, Scopes: []string{"openid"},
+		Endpoint: oauth2.Endpoint{AuthURL: f.issuer + "/oauth/authorize", TokenURL: f.issuer + "/oauth/token"}}
+	p := b.follow(cfg.AuthCodeURL("s1", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), f.inst.URL)
+	if q := b.clientRedirect(p, f.inst.URL); q.Get("code") == "" {
+		t.Fatalf("OIDC after a SAML sign-in: no code without a login page: %v", q)
+	}
+
+	lp, seen := b.drive(f.issuer + "/oauth/logout?client_id=" + web.ClientID + "&post_logout_redirect_uri=" + url.QueryEscape(done) + "&state=st", done)
+	joined := strings.Join(seen, "\n")
+	if !strings.Contains(joined, "POST "+f.sp.MW.ServiceProvider.SloURL.String()) || !strings.Contains(joined, f.issuer+"/saml/slo") {
+		t.Fatalf("the OIDC logout did not go through the SAML SP's single logout:\n%s\nlast page: %d %s\n%s", joined, lp.Status, pageText(lp.Body), f.inst.Logs.String())
+	}
+	if last := seen[len(seen)-1]; last != done+"?state=st" {
+		t.Fatalf("logout ended at %s, want %s?state=st:\n%s", last, done, joined)
+	}
+	if p, _ := b.drive(f.sp.URL + "/hello"); !strings.HasSuffix(p.URL.Path, "/login") {
+		t.Errorf("SAML SP after the OIDC logout: %d at %s, want the login page", p.Status, p.URL)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -462,18 +463,28 @@ func (p *Provider) redirectFragment(w http.ResponseWriter, r *http.Request, targ
 
 // redirectTo appends q to a registered redirect URI (keeping its own query).
 func (p *Provider) redirectTo(w http.ResponseWriter, r *http.Request, target string, q url.Values) {
-	u, err := url.Parse(target)
-	if err != nil {
-		p.serverError(w, r, err)
+	u := withQuery(target, q)
+	if u == "" {
+		p.serverError(w, r, fmt.Errorf("oidc: cannot redirect to %q", target))
 		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u, http.StatusSeeOther)
+}
+
+// withQuery returns target with q added to its query; "" when target is
+// empty or not a URL.
+func withQuery(target string, q url.Values) string {
+	u, err := url.Parse(target)
+	if target == "" || err != nil {
+		return ""
 	}
 	existing := u.Query()
 	for k, v := range q {
 		existing[k] = v
 	}
 	u.RawQuery = existing.Encode()
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return u.String()
 }
 
 var authPageTmpl = template.Must(template.New("error").Parse(`<!doctype html>

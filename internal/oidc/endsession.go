@@ -46,16 +46,21 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, err)
 		return
 	}
+	q := url.Values{}
+	if s := params.Get("state"); s != "" && len(s) <= maxStateLen {
+		q.Set("state", s)
+	}
 	if ended != nil {
 		p.LogoutSession(ctx, tid, ended)
+		// The session's SAML apps are told in the browser first; they
+		// come back to the target.
+		if p.FrontChannelLogout != nil && p.FrontChannelLogout(w, r, tid, ended.SID, withQuery(target, q)) {
+			return
+		}
 	}
 	if target == "" {
 		p.authPage(w, r, http.StatusOK, "You are signed out.", "You can close this window.")
 		return
-	}
-	q := url.Values{}
-	if s := params.Get("state"); s != "" && len(s) <= maxStateLen {
-		q.Set("state", s)
 	}
 	p.redirectTo(w, r, target, q)
 }

@@ -47,6 +47,11 @@ type Provider struct {
 	Tenants  Tenants
 	Users    Users
 	Sessions Sessions
+	// FrontChannelLogout, when set, takes over the browser after a logout
+	// ended session sid, to tell the session's apps of other protocols
+	// (SAML single logout), and sends it to returnTo after; false when it
+	// had nothing to do.
+	FrontChannelLogout func(w http.ResponseWriter, r *http.Request, tenantID, sid, returnTo string) bool
 	Seal     Sealer
 	Throttle Throttle
 	// HTTPClient makes the back-channel logout calls (nil: a default with a

@@ -22,8 +22,12 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/keys"
 )
 
-// protocolLogout marks a parked single-logout chain.
-const protocolLogout = "saml-logout"
+// protocolLogout marks a parked single-logout chain that an SP asked for,
+// protocolIdPLogout one that another protocol's logout began (Logout).
+const (
+	protocolLogout    = "saml-logout"
+	protocolIdPLogout = "saml-idp-logout"
+)
 
 // logoutRequest is what Gatehouse reads of a LogoutRequest (Core §3.7.1).
 type logoutRequest struct {
@@ -278,6 +282,15 @@ func (p *IdP) continueLogout(w http.ResponseWriter, r *http.Request, tid string,
 			p.log().WarnContext(ctx, "saml logout: cannot forget the session's apps", "tenant", tid, "error", err)
 		}
 	}
+	if chain.Protocol == protocolIdPLogout {
+		// IdP-initiated (Logout): back to where the logout began.
+		if chain.RedirectURI != "" {
+			p.redirect(w, r, chain.RedirectURI)
+		} else {
+			p.Sessions.Message(w, r, tid, http.StatusOK, "You are signed out", "You can close this window.")
+		}
+		return nil
+	}
 	requester, err := p.Apps.GetApp(ctx, tid, chain.ClientID)
 	if err != nil || requester.SAML == nil || requester.SAML.SLOURL == "" {
 		p.Sessions.Message(w, r, tid, http.StatusOK, "You are signed out", "You can close this window.")
@@ -285,6 +298,39 @@ func (p *IdP) continueLogout(w http.ResponseWriter, r *http.Request, tid string,
 	}
 	resp := newLogoutResponse(p.Issuer(tid), requester.SAML.SLOURL, chain.SAMLRequestID, p.now())
 	return p.send(w, r, ks, requester, "SAMLResponse", resp, chain.State)
+}
+
+// Logout is IdP-initiated single logout (Profiles §4.4.3) after another
+// protocol ended session sid (OpenID Connect RP-initiated logout): the
+// session's SAML apps with an SLO URL are told one after the other, then
+// the browser goes to returnTo (already checked by the caller; empty: the
+// "signed out" page). It reports false, writing nothing, when there is no
+// SAML app to tell.
+func (p *IdP) Logout(w http.ResponseWriter, r *http.Request, tid, sid, returnTo string) bool {
+	ctx := r.Context()
+	parts, err := p.Grants.Participants(ctx, tid, sid)
+	if err != nil {
+		p.log().WarnContext(ctx, "saml logout: cannot list the session's apps", "tenant", tid, "error", err)
+		return false
+	}
+	if len(parts) == 0 {
+		return false
+	}
+	ks, err := p.Keys.SAML(ctx, tid)
+	if err != nil {
+		p.log().WarnContext(ctx, "saml logout: no signing key", "tenant", tid, "error", err)
+		return false
+	}
+	// The chain's ClientID is one of the apps (the store wants a real one);
+	// the protocol says nobody waits for a LogoutResponse.
+	chain := &grant.Request{Protocol: protocolIdPLogout, ClientID: parts[0].ClientID, SID: sid, RedirectURI: returnTo, MaxAge: -1}
+	for _, pt := range parts {
+		chain.Pending = append(chain.Pending, pt.ClientID)
+	}
+	if err := p.continueLogout(w, r, tid, ks, chain, false); err != nil {
+		p.serverError(w, r, tid, err)
+	}
+	return true
 }
 
 // logoutAnswered takes an SP's LogoutResponse in a logout chain and goes on
@@ -305,7 +351,7 @@ func (p *IdP) logoutAnswered(w http.ResponseWriter, r *http.Request, tid string,
 	if err != nil && !derrors.Is(err, derrors.NotFound) {
 		return err
 	}
-	if err != nil || chain.Protocol != protocolLogout || !p.now().Before(chain.ExpiresAt) {
+	if err != nil || (chain.Protocol != protocolLogout && chain.Protocol != protocolIdPLogout) || !p.now().Before(chain.ExpiresAt) {
 		return bad("this logout has expired; you are signed out of this identity provider")
 	}
 	chain.ID = m.RelayState

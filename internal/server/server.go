@@ -157,6 +157,7 @@ func (s *Server) routes() (http.Handler, error) {
 		Now: time.Now, Log: s.Log, RequestLifetime: s.Config.RequestLifetime, OnLogout: p.LogoutSession,
 	}
 	idp.Register(mux)
+	p.FrontChannelLogout = idp.Logout
 	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}
 	if err := api.Register(mux); err != nil {
 		return nil, err
