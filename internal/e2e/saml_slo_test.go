@@ -161,7 +161,7 @@ func TestLogoutEndsBothProtocols(t *testing.T) {
 		t.Fatalf("OIDC after a SAML sign-in: no code without a login page: %v", q)
 	}
 
-	lp, seen := b.drive(f.issuer + "/oauth/logout?client_id=" + web.ClientID + "&post_logout_redirect_uri=" + url.QueryEscape(done) + "&state=st", done)
+	lp, seen := b.drive(f.issuer+"/oauth/logout?client_id="+web.ClientID+"&post_logout_redirect_uri="+url.QueryEscape(done)+"&state=st", done)
 	joined := strings.Join(seen, "\n")
 	if !strings.Contains(joined, "POST "+f.sp.MW.ServiceProvider.SloURL.String()) || !strings.Contains(joined, f.issuer+"/saml/slo") {
 		t.Fatalf("the OIDC logout did not go through the SAML SP's single logout:\n%s\nlast page: %d %s\n%s", joined, lp.Status, pageText(lp.Body), f.inst.Logs.String())

@@ -52,8 +52,8 @@ type Provider struct {
 	// (SAML single logout), and sends it to returnTo after; false when it
 	// had nothing to do.
 	FrontChannelLogout func(w http.ResponseWriter, r *http.Request, tenantID, sid, returnTo string) bool
-	Seal     Sealer
-	Throttle Throttle
+	Seal               Sealer
+	Throttle           Throttle
 	// HTTPClient makes the back-channel logout calls (nil: a default with a
 	// 5 s timeout that follows no redirects).
 	HTTPClient *http.Client
