@@ -22,9 +22,11 @@ type AppEndpoints struct {
 	CertificatePEM string `json:"certificate_pem_url"`
 	SAMLMetadata   string `json:"saml_metadata_url,omitempty"`
 	SAMLSSO        string `json:"saml_sso_url,omitempty"`
+	SAMLSLO        string `json:"saml_slo_url,omitempty"`
 	SAMLEntityID   string `json:"saml_entity_id,omitempty"`
 	SAMLIdPInit    string `json:"saml_idp_init_url,omitempty"`
 	WSFed          string `json:"wsfed_url,omitempty"`
+	WSFedMetadata  string `json:"wsfed_metadata_url,omitempty"`
 }
 
 // AppView is an app with its endpoints and, right after creation or
@@ -46,6 +48,7 @@ func (a *API) appView(tid string, ap *app.App) AppView {
 	case app.SAML:
 		e.SAMLMetadata = md.Issuer + "/saml/metadata"
 		e.SAMLSSO = md.Issuer + "/saml/sso"
+		e.SAMLSLO = md.Issuer + "/saml/slo"
 		e.SAMLEntityID = md.Issuer
 		e.SAMLIdPInit = md.Issuer + "/saml/idp-init?sp=" + url.QueryEscape(ap.SAML.EntityID)
 		// The SAML signer: the token signer when it is RSA, else the
@@ -53,6 +56,8 @@ func (a *API) appView(tid string, ap *app.App) AppView {
 		e.CertificatePEM = md.Issuer + "/saml/certificate.pem"
 	case app.WSFed:
 		e.WSFed = md.Issuer + "/wsfed"
+		e.WSFedMetadata = md.Issuer + "/wsfed/metadata"
+		e.CertificatePEM = md.Issuer + "/saml/certificate.pem"
 	default:
 		e.Token = md.TokenEndpoint
 		if ap.Type != app.S2S {

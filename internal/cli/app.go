@@ -19,7 +19,8 @@ var showApp = showFields("client_id", "client_secret", "client_secret_expires_at
 	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime",
 	"endpoints.issuer", "endpoints.discovery_url", "endpoints.authorization_endpoint", "endpoints.token_endpoint",
 	"endpoints.userinfo_endpoint", "endpoints.jwks_uri", "endpoints.end_session_endpoint", "endpoints.certificate_pem_url",
-	"endpoints.saml_metadata_url", "endpoints.saml_sso_url", "endpoints.saml_entity_id", "endpoints.wsfed_url")
+	"endpoints.saml_metadata_url", "endpoints.saml_sso_url", "endpoints.saml_slo_url", "endpoints.saml_entity_id", "endpoints.saml_idp_init_url",
+	"endpoints.wsfed_url", "endpoints.wsfed_metadata_url")
 
 // appFlags are the settings an app command can set from flags.
 type appFlags struct {

@@ -252,6 +252,22 @@ func TestSAMLSignedRedirectSSO(t *testing.T) {
 	}
 	verifyWithXmlsec(t, f.issuer, x)
 
+	// R-APP-12: the app's endpoints name the certificate download, the
+	// metadata's signing certificate.
+	if f.app.Endpoints.Certificate != f.issuer+"/saml/certificate.pem" {
+		t.Errorf("certificate_pem_url %q", f.app.Endpoints.Certificate)
+	}
+	resp, err := http.Get(f.app.Endpoints.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBody := new(bytes.Buffer)
+	_, _ = pemBody.ReadFrom(resp.Body)
+	resp.Body.Close()
+	if pemBody.String() != metadataCertPEM(t, f.issuer) {
+		t.Errorf("certificate.pem is not the metadata's signing certificate:\n%s", pemBody)
+	}
+
 	// The SP's session is gone; the IdP's is not: no login page this time.
 	b2 := &browser{t: t, client: b.client}
 	jarWithout(t, b2, f.sp.URL, "token")
@@ -274,36 +290,12 @@ func jarWithout(t *testing.T, b *browser, u, name string) {
 // assertion's in a document of its own.
 func verifyWithXmlsec(t *testing.T, issuer string, x []byte) {
 	t.Helper()
-	bin, err := exec.LookPath("xmlsec1")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("xmlsec1 is not installed (scripts/test.sh installs it)")
-		}
-		t.Log("xmlsec1 is not installed: the independent signature check is skipped")
-		return
-	}
-	dir := t.TempDir()
-	certFile := filepath.Join(dir, "idp.pem")
-	if err := os.WriteFile(certFile, []byte(metadataCertPEM(t, issuer)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verify := func(name string, doc []byte, idAttr string) ([]byte, error) {
-		f := filepath.Join(dir, name+".xml")
-		if err := os.WriteFile(f, doc, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return exec.Command(bin, "--verify", "--pubkey-cert-pem", certFile, "--id-attr:ID", idAttr, f).CombinedOutput()
-	}
-	check := func(name string, doc []byte, idAttr string) {
-		t.Helper()
-		if out, err := verify(name, doc, idAttr); err != nil {
-			t.Fatalf("xmlsec1 refuses the %s signature: %v\n%s", name, err, out)
-		}
-	}
-	check("response", x, "urn:oasis:names:tc:SAML:2.0:protocol:Response")
+	certPEM := metadataCertPEM(t, issuer)
+	xmlsecVerify(t, certPEM, "response", x, "urn:oasis:names:tc:SAML:2.0:protocol:Response")
 	// The check can fail: one byte changed in the Destination, and xmlsec1
 	// refuses.
-	if _, err := verify("tampered", bytes.Replace(x, []byte(`Destination="http`), []byte(`Destination="hxxp`), 1), "urn:oasis:names:tc:SAML:2.0:protocol:Response"); err == nil {
+	tampered := bytes.Replace(x, []byte(`Destination="http`), []byte(`Destination="hxxp`), 1)
+	if out, err := xmlsec(t, certPEM, "tampered", tampered, "urn:oasis:names:tc:SAML:2.0:protocol:Response"); err == nil && out != nil {
 		t.Fatal("xmlsec1 accepts a tampered Response")
 	}
 	doc := etree.NewDocument()
@@ -314,8 +306,45 @@ func verifyWithXmlsec(t *testing.T, issuer string, x []byte) {
 		ad := etree.NewDocument()
 		ad.SetRoot(a.Copy())
 		b, _ := ad.WriteToBytes()
-		check("assertion", b, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion")
+		xmlsecVerify(t, certPEM, "assertion", b, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion")
 	}
+}
+
+// xmlsecVerify requires xmlsec1 to accept the first signature of doc with
+// the certificate alone; idAttr names the element whose ID the reference
+// points to.
+func xmlsecVerify(t *testing.T, certPEM, name string, doc []byte, idAttr string) {
+	t.Helper()
+	if out, err := xmlsec(t, certPEM, name, doc, idAttr); err != nil {
+		t.Fatalf("xmlsec1 refuses the %s signature: %v\n%s", name, err, out)
+	}
+}
+
+// xmlsec runs xmlsec1 --verify; without xmlsec1 it returns nil, nil (and
+// fails the test under CI=true: scripts/test.sh installs it).
+func xmlsec(t *testing.T, certPEM, name string, doc []byte, idAttr string) ([]byte, error) {
+	t.Helper()
+	bin, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("xmlsec1 is not installed (scripts/test.sh installs it)")
+		}
+		t.Log("xmlsec1 is not installed: the independent signature check is skipped")
+		return nil, nil
+	}
+	dir := t.TempDir()
+	certFile, f := filepath.Join(dir, "cert.pem"), filepath.Join(dir, name+".xml")
+	if err := os.WriteFile(certFile, []byte(certPEM), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--verify", "--pubkey-cert-pem", certFile, "--id-attr:ID", idAttr, f).CombinedOutput()
+	if out == nil {
+		out = []byte{}
+	}
+	return out, err
 }
 
 // metadataCertPEM returns the first signing certificate of the IdP

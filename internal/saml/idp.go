@@ -118,6 +118,9 @@ func (p *IdP) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+t+PathIdPInit, p.idpInit)
 	mux.HandleFunc("GET "+t+PathSLO, p.slo)
 	mux.HandleFunc("POST "+t+PathSLO, p.slo)
+	mux.HandleFunc("GET "+t+PathWSFed, p.wsfed)
+	mux.HandleFunc("GET "+t+PathWSFedMetadata, p.serveWSFedMetadata)
+	mux.HandleFunc("GET "+t+pathWSFedResume, p.resumeWSFed)
 }
 
 func (p *IdP) now() time.Time {

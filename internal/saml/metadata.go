@@ -51,16 +51,7 @@ func (p *IdP) metadataDoc(tid string, ks *keys.Set) ([]byte, error) {
 			return c.doc, nil
 		}
 	}
-	el := p.Metadata(tid, ks, now)
-	k, priv, _ := ks.SAMLSigner()
-	s, err := newSigner(k, priv, "sha256")
-	if err != nil {
-		return nil, err
-	}
-	if err := s.sign(el); err != nil {
-		return nil, err
-	}
-	doc, err := serialize(el)
+	doc, err := p.signedDoc(ks, p.Metadata(tid, ks, now))
 	if err != nil {
 		return nil, err
 	}
@@ -84,10 +75,7 @@ func (p *IdP) Metadata(tid string, ks *keys.Set, now time.Time) *etree.Element {
 		if k.State == keys.StateRetired {
 			continue
 		}
-		kd := idp.CreateElement("md:KeyDescriptor")
-		kd.CreateAttr("use", "signing")
-		kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
-			SetText(base64.StdEncoding.EncodeToString(k.CertDER))
+		keyDescriptor(idp, k)
 	}
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		s := idp.CreateElement("md:SingleLogoutService")
@@ -116,4 +104,24 @@ func (p *IdP) serveCertificate(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write([]byte(k.CertPEM()))
+}
+
+// keyDescriptor adds a signing KeyDescriptor with k's certificate.
+func keyDescriptor(parent *etree.Element, k *keys.Key) {
+	kd := parent.CreateElement("md:KeyDescriptor")
+	kd.CreateAttr("use", "signing")
+	kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+		SetText(base64.StdEncoding.EncodeToString(k.CertDER))
+}
+
+// signedDoc signs a metadata document (RSA-SHA256) and serializes it.
+func (p *IdP) signedDoc(ks *keys.Set, el *etree.Element) ([]byte, error) {
+	sg, err := ksSigner(ks, "sha256")
+	if err != nil {
+		return nil, err
+	}
+	if err := sg.sign(el); err != nil {
+		return nil, err
+	}
+	return serialize(el)
 }

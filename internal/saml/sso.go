@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/beevik/etree"
+
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/claims"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -163,8 +165,14 @@ func nameIDFormat(s *app.SAMLSettings, asked string) (string, error) {
 	return "", bad("the NameID format %q is not supported: use %s, %s or %s", asked, NameIDPersistent, NameIDEmail, NameIDTransient)
 }
 
-// resume continues a parked request after the login page.
+// resume continues a parked SAML request after the login page.
 func (p *IdP) resume(w http.ResponseWriter, r *http.Request) {
+	p.resumeProtocol(w, r, grant.ProtocolSAML, app.SAML)
+}
+
+// resumeProtocol continues a parked request of a protocol after the login
+// page.
+func (p *IdP) resumeProtocol(w http.ResponseWriter, r *http.Request, protocol string, appProtocol app.Protocol) {
 	ctx := r.Context()
 	tid, _, ok := p.tenantOf(w, r)
 	if !ok {
@@ -176,13 +184,13 @@ func (p *IdP) resume(w http.ResponseWriter, r *http.Request) {
 		p.serverError(w, r, tid, err)
 		return
 	}
-	if err != nil || !p.now().Before(req.ExpiresAt) || req.Protocol != grant.ProtocolSAML {
+	if err != nil || !p.now().Before(req.ExpiresAt) || req.Protocol != protocol {
 		p.refuse(w, r, tid, http.StatusBadRequest, "This sign-in request has expired. Go back to the application and start again.")
 		return
 	}
 	req.ID = id
 	client, err := p.Apps.GetApp(ctx, tid, req.ClientID)
-	if err != nil || client.Protocol != app.SAML || client.SAML == nil {
+	if err != nil || client.Protocol != appProtocol || (client.SAML == nil && client.WSFed == nil) {
 		if err != nil && !derrors.Is(err, derrors.NotFound) {
 			p.serverError(w, r, tid, err)
 			return
@@ -296,11 +304,22 @@ func (p *IdP) decide(w http.ResponseWriter, r *http.Request, tid string, client 
 		p.serverError(w, r, tid, err)
 		return
 	}
-	doc, err := p.Response(ks, client, &assertionInfo{
-		Issuer: p.Issuer(tid), Audience: client.SAML.EntityID, Recipient: req.RedirectURI, InResponseTo: req.SAMLRequestID,
+	a := &assertionInfo{
+		Issuer: p.Issuer(tid), Recipient: req.RedirectURI, InResponseTo: req.SAMLRequestID,
 		NameID: nameID, NameIDFormat: req.NameIDFormat, SessionIndex: sess.SID, AuthnInstant: sess.AuthTime,
 		SessionEnd: sess.ExpiresAt, Attributes: claims.Attributes(client, subj), Now: now, Lifetime: p.assertionLifetime(),
-	})
+	}
+	if client.Protocol == app.WSFed {
+		a.Audience = client.WSFed.Realm
+		if err := p.answerWSFed(w, ks, client, req, a); err != nil {
+			p.serverError(w, r, tid, err)
+			return
+		}
+		p.log().InfoContext(ctx, "ws-federation token issued", "tenant", tid, "client_id", client.ClientID, "user_id", u.ID, "sid", sess.SID)
+		return
+	}
+	a.Audience = client.SAML.EntityID
+	doc, err := p.Response(ks, client, a)
 	if err != nil {
 		p.serverError(w, r, tid, err)
 		return
@@ -319,17 +338,13 @@ func (p *IdP) decide(w http.ResponseWriter, r *http.Request, tid string, client 
 // Response makes the signed (and, when the app asks, encrypted) Response
 // document for an assertion.
 func (p *IdP) Response(ks *keys.Set, client *app.App, a *assertionInfo) ([]byte, error) {
-	k, priv, ok := ks.SAMLSigner()
-	if !ok {
-		return nil, errors.New("saml: the tenant has no SAML signing key")
-	}
 	s := client.SAML
-	sg, err := newSigner(k, priv, s.HashAlgorithm)
+	sg, err := ksSigner(ks, s.HashAlgorithm)
 	if err != nil {
 		return nil, err
 	}
-	as := newAssertion(a)
-	if err := sg.sign(as); err != nil {
+	as, err := p.signedAssertion(ks, s.HashAlgorithm, a)
+	if err != nil {
 		return nil, err
 	}
 	if s.EncryptAssertion {
@@ -348,6 +363,28 @@ func (p *IdP) Response(ks *keys.Set, client *app.App, a *assertionInfo) ([]byte,
 	return serialize(resp)
 }
 
+// signedAssertion builds and signs an assertion.
+func (p *IdP) signedAssertion(ks *keys.Set, hashAlg string, a *assertionInfo) (*etree.Element, error) {
+	sg, err := ksSigner(ks, hashAlg)
+	if err != nil {
+		return nil, err
+	}
+	as := newAssertion(a)
+	if err := sg.sign(as); err != nil {
+		return nil, err
+	}
+	return as, nil
+}
+
+// ksSigner is the signer of the tenant's active SAML key.
+func ksSigner(ks *keys.Set, hashAlg string) (*signer, error) {
+	k, priv, ok := ks.SAMLSigner()
+	if !ok {
+		return nil, errors.New("saml: the tenant has no SAML signing key")
+	}
+	return newSigner(k, priv, hashAlg)
+}
+
 // answerError sends a signed error Response to the request's registered
 // ACS URL (Core §3.2.2.2), issuing nothing.
 func (p *IdP) answerError(w http.ResponseWriter, r *http.Request, tid string, client *app.App, req *grant.Request, status, msg string) {
@@ -360,8 +397,7 @@ func (p *IdP) answerError(w http.ResponseWriter, r *http.Request, tid string, cl
 		p.serverError(w, r, tid, err)
 		return
 	}
-	k, priv, _ := ks.SAMLSigner()
-	sg, err := newSigner(k, priv, client.SAML.HashAlgorithm)
+	sg, err := ksSigner(ks, client.SAML.HashAlgorithm)
 	if err != nil {
 		p.serverError(w, r, tid, err)
 		return
@@ -410,8 +446,8 @@ var autoSubmitHash = func() string {
 var postTemplate = template.Must(template.New("post").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Signing in…</title></head>
 <body><form method="post" action="{{.Action}}">
-<input type="hidden" name="{{.Field}}" value="{{.Value}}">
-{{if .RelayState}}<input type="hidden" name="RelayState" value="{{.RelayState}}">{{end}}
+{{range .Fields}}<input type="hidden" name="{{index . 0}}" value="{{index . 1}}">
+{{end}}
 <noscript><p>JavaScript is off: press the button to continue.</p><button type="submit">Continue</button></noscript>
 </form><script>` + autoSubmit + `</script></body></html>
 `))
@@ -419,6 +455,15 @@ var postTemplate = template.Must(template.New("post").Parse(`<!DOCTYPE html>
 // postForm sends a message by the HTTP-POST binding (Bindings §3.5.4): a
 // page whose form posts it to target at once.
 func postForm(w http.ResponseWriter, target, field string, doc []byte, relayState string) {
+	fields := [][2]string{{field, base64.StdEncoding.EncodeToString(doc)}}
+	if relayState != "" {
+		fields = append(fields, [2]string{"RelayState", relayState})
+	}
+	postFields(w, target, fields)
+}
+
+// postFields sends a page whose form posts the fields to target at once.
+func postFields(w http.ResponseWriter, target string, fields [][2]string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -426,8 +471,10 @@ func postForm(w http.ResponseWriter, target, field string, doc []byte, relayStat
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src "+autoSubmitHash+"; form-action "+formAction(target)+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
-	_ = postTemplate.Execute(w, struct{ Action, Field, Value, RelayState string }{
-		target, field, base64.StdEncoding.EncodeToString(doc), relayState})
+	_ = postTemplate.Execute(w, struct {
+		Action string
+		Fields [][2]string
+	}{target, fields})
 }
 
 // formAction is the CSP source of a registered URL: its origin.
