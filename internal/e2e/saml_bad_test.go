@@ -250,3 +250,31 @@ func TestSAMLBadRequests(t *testing.T) {
 		})
 	}
 }
+
+// Core §3.4.1: IsPassive without a session is answered at the registered
+// ACS URL with a signed error Response (Requester/NoPassive) that asserts
+// nothing, with the RelayState.
+func TestSAMLErrorResponses(t *testing.T) {
+	f := newSAMLFixture(t, "", nil, nil)
+	b := newBrowser(t)
+	el := f.authnRequest(fmt.Sprintf("_p%d", time.Now().UnixNano()), time.Now())
+	el.CreateAttr("IsPassive", "true")
+	p := b.get(f.redirectURL(t, xmlBytes(t, el), "rs", f.sp.Key))
+	fm := responseForm(t, p, f.sp.MW.ServiceProvider.AcsURL.String())
+	x := decodeResponse(t, fm)
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(x); err != nil {
+		t.Fatal(err)
+	}
+	code := doc.FindElement("/Response/Status/StatusCode")
+	if code == nil || code.SelectAttrValue("Value", "") != "urn:oasis:names:tc:SAML:2.0:status:Requester" ||
+		code.FindElement("./StatusCode").SelectAttrValue("Value", "") != "urn:oasis:names:tc:SAML:2.0:status:NoPassive" ||
+		doc.FindElement("//Assertion") != nil || fm.Fields.Get("RelayState") != "rs" {
+		t.Fatalf("IsPassive without a session: %s", x)
+	}
+	verifyWithXmlsec(t, f.issuer, x)
+	// The SP refuses it: it is no sign-in.
+	if p := f.deliver(t, b, fm); strings.Contains(p.Body, "hello subject=") {
+		t.Fatalf("the SP signed in with a NoPassive response: %s", p.Body)
+	}
+}

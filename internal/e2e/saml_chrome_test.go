@@ -19,7 +19,10 @@ func TestSAMLInRealBrowser(t *testing.T) {
 	f := newSAMLFixture(t, "ES256", func(o *samlsp.Options) {
 		o.Binding = saml.HTTPPostBinding
 		o.DefaultRedirectURI = "/hello"
-	}, map[string]any{"encrypt_assertion": true})
+		o.LogoutBinding = saml.HTTPPostBinding
+	}, map[string]any{"encrypt_assertion": true, "slo_url": "auto", "slo_binding": "post"})
+	rp := newWSFedRP(t, f.issuer)
+	f.inst.registerRP(t, "acme", rp)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(f.sp.URL+"/hello"),
@@ -51,5 +54,32 @@ func TestSAMLInRealBrowser(t *testing.T) {
 	}
 	if out, _ := chromedp.Run(ctx2, chromedp.Text(`#out`)); !strings.Contains(out, "hello subject="+f.userID) {
 		t.Fatalf("SP page after IdP-initiated sign-on: %q", out)
+	}
+
+	// WS-Federation sign-in with the same SSO session: no login page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/app"), chromedp.WaitVisible(`#out`)); err != nil {
+		t.Fatalf("WS-Fed sign-in: %v", err)
+	}
+	if out, _ := chromedp.Run(ctx, chromedp.Text(`#out`)); !strings.Contains(out, "hello subject="+f.userID) {
+		t.Fatalf("RP page: %q", out)
+	}
+
+	// SP-initiated single logout by the POST binding ends the session for
+	// every protocol: the SP and the RP get the login page again.
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.sp.URL+"/logout"), chromedp.WaitReady("body")); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	for _, u := range []string{f.sp.URL + "/hello", rp.URL + "/app"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(u), chromedp.WaitVisible(`input[name="username"]`)); err != nil {
+			t.Fatalf("%s after logout: no login page: %v", u, err)
+		}
+	}
+	// WS-Federation sign-out returns to the RP.
+	q := url.Values{"wa": {"wsignout1.0"}, "wtrealm": {rp.Realm}, "wreply": {rp.URL + "/signed-out"}}
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.issuer+"/wsfed?"+q.Encode()), chromedp.WaitReady("body")); err != nil {
+		t.Fatalf("wsignout1.0: %v", err)
+	}
+	if body, _ := chromedp.Run(ctx, chromedp.Text(`body`)); !strings.Contains(body, "signed out") {
+		t.Fatalf("after wsignout1.0: %q", body)
 	}
 }

@@ -251,6 +251,14 @@ func TestSAMLSignedRedirectSSO(t *testing.T) {
 		t.Errorf("NameID: %s", x)
 	}
 	verifyWithXmlsec(t, f.issuer, x)
+	md, err := http.Get(f.issuer + "/saml/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mdBody := new(bytes.Buffer)
+	_, _ = mdBody.ReadFrom(md.Body)
+	md.Body.Close()
+	xmlsecVerify(t, metadataCertPEM(t, f.issuer), "metadata", mdBody.Bytes(), "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor")
 
 	// R-APP-12: the app's endpoints name the certificate download, the
 	// metadata's signing certificate.
