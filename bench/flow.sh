@@ -21,6 +21,9 @@
 #                       (authorize → login page → POST → resume → code →
 #                       token) — bench/flowload; compared with the password
 #                       hash's own cost (argon2id, timed in the same run)
+#   saml, saml-enc      Gatehouse only: a signed SAML response (IdP-initiated)
+#                       for a signed-in user, the assertion encrypted for
+#                       saml-enc — bench/flowload; next to code
 # and, with BENCH_GO=1, the in-process Go benchmarks of internal/oidc after
 # the servers are stopped. See bench/README.md.
 #
@@ -72,7 +75,7 @@ OP_DIR=$BENCH_DIR/oidc-provider
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-3s}
 ROUNDS=${BENCH_ROUNDS:-1}
-SCENARIOS=${BENCH_SCENARIOS:-introspect introspect-opaque introspect-cc introspect-cc-opaque introspect-refresh code refresh login}
+SCENARIOS=${BENCH_SCENARIOS:-introspect introspect-opaque introspect-cc introspect-cc-opaque introspect-refresh code refresh login saml saml-enc}
 SERVERS=${BENCH_SERVERS:-gatehouse oidc-provider}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
@@ -116,7 +119,7 @@ WARMUP_S=$(secs "$WARMUP")
 [[ $INTROSPECT_LOADER == wrk || $INTROSPECT_LOADER == flowload ]] || die "BENCH_INTROSPECT_LOADER must be wrk or flowload"
 for s in $SCENARIOS; do
 	case $s in
-	introspect | introspect-opaque | introspect-cc | introspect-cc-opaque | introspect-refresh | code | refresh | login) ;;
+	introspect | introspect-opaque | introspect-cc | introspect-cc-opaque | introspect-refresh | code | refresh | login | saml | saml-enc) ;;
 	*) die "unknown scenario $s" ;;
 	esac
 done
@@ -291,6 +294,12 @@ setup_target() {
 	j=$(ghc "$t" app create --tenant bench --type s2s --name rs -o json) || die "$t: app create rs failed"
 	G[$t:RS_ID]=$(json_get client_id <<<"$j")
 	G[$t:RS_SECRET]=$(json_get client_secret <<<"$j")
+	local sp=$WORK/sp-$t.json spe=$WORK/spe-$t.json cert
+	cert=$(openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=bench-sp -days 2 -keyout /dev/null 2>/dev/null | awk '{printf "%s\\n", $0}')
+	printf '{"saml":{"entity_id":"urn:bench:sp","acs_urls":["https://sp.bench.example/acs"]}}' >"$sp"
+	printf '{"saml":{"entity_id":"urn:bench:spe","acs_urls":["https://spe.bench.example/acs"],"certificate":"%s","encrypt_assertion":true}}' "$cert" >"$spe"
+	ghc "$t" app create --tenant bench --type web --protocol saml --name sp --file "$sp" -o json >/dev/null || die "$t: app create sp failed"
+	ghc "$t" app create --tenant bench --type web --protocol saml --name spe --file "$spe" -o json >/dev/null || die "$t: app create spe failed"
 	j=$(ghc "$t" app create --tenant bench --type s2s --name bench --scope api -o json) || die "$t: app create bench failed"
 	G[$t:CC_ID]=$(json_get client_id <<<"$j")
 	G[$t:CC_SECRET]=$(json_get client_secret <<<"$j")
@@ -404,6 +413,8 @@ scenario() {
 	code) run_flowload "$label" "$server" -scenario code -workers "$WORKERS" -codes "$CODES" ;;
 	refresh) run_flowload "$label" "$server" -scenario refresh -workers "$WORKERS" ;;
 	login) run_flowload "$label" "$server" -scenario login -workers "$LOGIN_WORKERS" -users "$LOGIN_WORKERS" ;;
+	saml) run_flowload "$label" "$server" -scenario saml -workers "$WORKERS" -saml-sp urn:bench:sp ;;
+	saml-enc) run_flowload "$label" "$server" -scenario saml -workers "$WORKERS" -saml-sp urn:bench:spe ;;
 	esac
 }
 
@@ -446,7 +457,7 @@ declare -A NRUN=()
 for ((round = 1; round <= ROUNDS; round++)); do
 	for sc in $SCENARIOS; do
 		for server in "${SERVER_LIST[@]}"; do
-			[[ $sc == login && $server == oidc-provider ]] && continue
+			[[ ($sc == login || $sc == saml*) && $server == oidc-provider ]] && continue
 			key="$sc $server"
 			NRUN[$key]=$((${NRUN[$key]:-0} + 1))
 			label=$key

@@ -73,6 +73,7 @@ const (
 	scIntroOpaque = "introspect-opaque"    // introspection of a user grant's opaque access token
 	scIntroCCOpq  = "introspect-cc-opaque" // introspection of an opaque client_credentials access token
 	scLogin       = "login"                // authorize → login page → POST → resume → code → token
+	scSAML        = "saml"                 // Gatehouse: a signed SAML response for a signed-in user (IdP-initiated)
 	scCheck       = "check"                // one of each, no load: the set-up works
 	scTokens      = "tokens"               // print tokens to introspect, for wrk (FLOW_TOKEN lines)
 	scArgon2      = "argon2"               // time the password check of one login, in this process
@@ -94,6 +95,7 @@ type config struct {
 	ccOpaqueID  string // Gatehouse: s2s client with opaque access tokens
 	ccOpaqueKey string
 	username    string
+	samlSP      string // Gatehouse: SAML app's entity ID (saml)
 	users       int
 	spreadAddrs bool
 	password    string
@@ -122,7 +124,7 @@ func main() {
 func run() error {
 	var c config
 	flag.StringVar(&c.target, "target", "gatehouse", "gatehouse or oidc-provider")
-	flag.StringVar(&c.scenario, "scenario", scCheck, "code, refresh, introspect, introspect-cc, introspect-refresh, login, check, tokens or argon2")
+	flag.StringVar(&c.scenario, "scenario", scCheck, "code, refresh, introspect, introspect-cc, introspect-refresh, login, saml, check, tokens or argon2")
 	flag.IntVar(&c.argon2N, "argon2-n", 15, "argon2: password checks to time")
 	flag.IntVar(&c.gcPercent, "gc-percent", 400, "argon2: Go GC target while timing (400: gatehouse serve's default --gc-percent; 0: leave GOGC)")
 	flag.StringVar(&c.issuer, "issuer", "", "issuer URL (Gatehouse: http://HOST/t/TENANT; oidc-provider: http://HOST)")
@@ -134,6 +136,7 @@ func run() error {
 		"(oidc-provider: its access tokens to introspect are opaque anyway)")
 	flag.StringVar(&c.ccOpaqueID, "cc-opaque-id", "", "Gatehouse: s2s client whose access tokens are opaque; secret in FLOW_CC_OPAQUE_SECRET")
 	flag.StringVar(&c.username, "username", "", "Gatehouse user that logs in; password in FLOW_PASSWORD")
+	flag.StringVar(&c.samlSP, "saml-sp", "", "saml: the entity ID of the SAML app the signed-in user is sent to")
 	flag.IntVar(&c.users, "users", 0, "login: worker i logs in as USERNAME<i mod users> (0: all as USERNAME); the brute-force\n"+
 		"limiter counts an attempt as failed until its password is checked, so concurrent logins of one user are throttled")
 	flag.BoolVar(&c.spreadAddrs, "spread-addrs", true, "login: worker i connects from 127.0.0.<2+i> (server on 127.0.0.1 only)")
@@ -198,6 +201,11 @@ func run() error {
 		load = d.loadRefresh
 	case scIntrospect, scIntroCC, scIntroReresh, scIntroOpaque, scIntroCCOpq:
 		load = d.loadIntrospect
+	case scSAML:
+		if c.target != "gatehouse" || c.samlSP == "" {
+			return errors.New("saml: Gatehouse only, with -saml-sp")
+		}
+		load = d.loadSAML
 	case scLogin:
 		if c.target != "gatehouse" {
 			return errors.New("login: oidc-provider has no login page of its own (interactions are the application's)")
@@ -1080,6 +1088,24 @@ func (d *driver) loadIntrospect(ctx context.Context) (*result, error) {
 			return false, "", err
 		}
 		return active(r), fmt.Sprintf("%d %.200s", r.status, r.body), nil
+	})
+}
+
+// loadSAML: each operation is an IdP-initiated SAML response for the
+// signed-in user (session lookup, the user's access, the assertion signed,
+// the Response signed, the participant row), the page with its POST form.
+func (d *driver) loadSAML(ctx context.Context) (*result, error) {
+	session, err := d.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u := d.c.issuer + "/saml/idp-init?sp=" + url.QueryEscape(d.c.samlSP)
+	return d.load(ctx, func(ctx context.Context, _ int) (bool, string, error) {
+		r, err := d.do(ctx, session, http.MethodGet, u, "", nil, nil)
+		if err != nil {
+			return false, "", err
+		}
+		return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="SAMLResponse"`)), fmt.Sprintf("%d %.200s", r.status, r.body), nil
 	})
 }
 

@@ -259,7 +259,11 @@ func spCertificate(pemText string) (*x509.Certificate, error) {
 
 // verifyRedirect checks the Redirect binding's query signature with cert.
 // SHA-1 is accepted only when the app's hash algorithm is sha1.
-func verifyRedirect(m *message, cert *x509.Certificate, hashAlg string) error {
+func verifyRedirect(m *message, cert *x509.Certificate, hashAlg string, now time.Time) error {
+	// As goxmldsig does for the POST binding.
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return bad("the application's certificate is not valid at this time (NotBefore %s, NotAfter %s)", cert.NotBefore.Format(time.DateOnly), cert.NotAfter.Format(time.DateOnly))
+	}
 	var h crypto.Hash
 	switch m.SigAlg {
 	case sigRSASHA256, sigECDSASHA256:

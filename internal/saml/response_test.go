@@ -243,3 +243,25 @@ func spKeyPair(t testing.TB) (*rsa.PrivateKey, *x509.Certificate, string) {
 	cert, _ := x509.ParseCertificate(der)
 	return key, cert, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// The Redirect binding refuses a signature by an SP certificate outside its
+// validity, as goxmldsig does for the POST binding.
+func TestVerifyRedirectCertificateValidity(t *testing.T) {
+	key, cert, _ := spKeyPair(t)
+	m := &message{SigAlg: sigRSASHA256, Signed: "SAMLRequest=x&SigAlg=y"}
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest(crypto.SHA256, m.Signed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Signature = sig
+	if err := verifyRedirect(m, cert, "sha256", time.Now()); err != nil {
+		t.Fatalf("valid certificate: %v", err)
+	}
+	if err := verifyRedirect(m, cert, "sha256", time.Now().Add(2*time.Hour)); err == nil || !strings.Contains(err.Error(), "not valid at this time") {
+		t.Fatalf("expired certificate: %v", err)
+	}
+	m.Signed += "x"
+	if err := verifyRedirect(m, cert, "sha256", time.Now()); err == nil {
+		t.Fatal("a signature over other octets verified")
+	}
+}

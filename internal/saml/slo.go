@@ -133,7 +133,7 @@ func (p *IdP) verifyRequest(m *message, s *app.SAMLSettings) (*etree.Element, er
 	case m.Binding == BindingRedirect && m.Signature == nil:
 		return nil, bad("the request is not signed, and this application requires signed requests")
 	case m.Binding == BindingRedirect:
-		return m.Root, verifyRedirect(m, cert, s.HashAlgorithm)
+		return m.Root, verifyRedirect(m, cert, s.HashAlgorithm, p.now())
 	}
 	return verifyEnveloped(m.Root, cert, s.HashAlgorithm, p.now())
 }

@@ -63,31 +63,18 @@ func (p *IdP) readAuthnRequest(w http.ResponseWriter, r *http.Request, tid strin
 	}
 	s := client.SAML
 	now := p.now()
-	if s.Certificate != "" {
-		// R-SML-2: with an SP certificate, only signed requests count.
-		cert, err := spCertificate(s.Certificate)
-		if err != nil {
+	// R-SML-2: with an SP certificate, only signed requests count.
+	root, err := p.verifyRequest(m, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if root != m.Root {
+		// Read again what the signature covers, and only that.
+		if ar, err = parseAuthnRequest(root); err != nil {
 			return nil, nil, err
 		}
-		switch {
-		case m.Binding == BindingRedirect && m.Signature == nil:
-			return nil, nil, bad("the request is not signed, and this application requires signed requests")
-		case m.Binding == BindingRedirect:
-			if err := verifyRedirect(m, cert, s.HashAlgorithm); err != nil {
-				return nil, nil, err
-			}
-		default:
-			el, err := verifyEnveloped(m.Root, cert, s.HashAlgorithm, now)
-			if err != nil {
-				return nil, nil, err
-			}
-			// Read again what the signature covers, and only that.
-			if ar, err = parseAuthnRequest(el); err != nil {
-				return nil, nil, err
-			}
-			if ar.Issuer != s.EntityID {
-				return nil, nil, bad("the signed request names another issuer")
-			}
+		if ar.Issuer != s.EntityID {
+			return nil, nil, bad("the signed request names another issuer")
 		}
 	}
 	if ar.Destination != "" && ar.Destination != p.Issuer(tid)+PathSSO {
