@@ -16,7 +16,7 @@ import (
 const metadataValidity = 24 * time.Hour
 
 // metadataCacheFor is how long a signed document is served before it is
-// made again: every fetch would otherwise cost an RSA signature.
+// made again.
 const metadataCacheFor = 10 * time.Minute
 
 type cachedMetadata struct {
@@ -33,7 +33,7 @@ func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc, err := p.metadataDoc(tid, ks)
+	doc, err := p.metadataDoc(tid, "saml", ks, func(now time.Time) *etree.Element { return p.Metadata(tid, ks, now) })
 	if err != nil {
 		p.serverError(w, r, tid, err)
 		return
@@ -43,40 +43,34 @@ func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(doc)
 }
 
-func (p *IdP) metadataDoc(tid string, ks *keys.Set) ([]byte, error) {
+// metadataDoc returns a signed metadata document of the tenant, kind "saml"
+// or "wsfed", made by build and kept for metadataCacheFor (or until the key
+// set changes): every fetch would otherwise cost an RSA signature.
+func (p *IdP) metadataDoc(tid, kind string, ks *keys.Set, build func(now time.Time) *etree.Element) ([]byte, error) {
 	now := p.now()
-	if v, ok := p.metadata.Load(tid); ok {
+	key := kind + "\x00" + tid
+	if v, ok := p.metadata.Load(key); ok {
 		c := v.(*cachedMetadata)
 		if c.version == ks.Version && now.Sub(c.made) < metadataCacheFor {
 			return c.doc, nil
 		}
 	}
-	doc, err := p.signedDoc(ks, p.Metadata(tid, ks, now))
+	doc, err := p.signedDoc(ks, build(now))
 	if err != nil {
 		return nil, err
 	}
-	p.metadata.Store(tid, &cachedMetadata{version: ks.Version, made: now, doc: doc})
+	p.metadata.Store(key, &cachedMetadata{version: ks.Version, made: now, doc: doc})
 	return doc, nil
 }
 
 // Metadata builds the tenant's unsigned EntityDescriptor.
 func (p *IdP) Metadata(tid string, ks *keys.Set, now time.Time) *etree.Element {
 	issuer := p.Issuer(tid)
-	ed := etree.NewElement("md:EntityDescriptor")
-	ed.CreateAttr("xmlns:md", nsMetadata)
-	ed.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
-	ed.CreateAttr("ID", newID())
-	ed.CreateAttr("entityID", issuer)
-	ed.CreateAttr("validUntil", xsTime(now.Add(metadataValidity)))
+	ed := entityDescriptor(issuer, now)
 	idp := ed.CreateElement("md:IDPSSODescriptor")
 	idp.CreateAttr("WantAuthnRequestsSigned", "false")
 	idp.CreateAttr("protocolSupportEnumeration", nsProtocol)
-	for _, k := range ks.SAMLKeys {
-		if k.State == keys.StateRetired {
-			continue
-		}
-		keyDescriptor(idp, k)
-	}
+	signingKeys(idp, ks)
 	for _, b := range []string{BindingRedirect, BindingPOST} {
 		s := idp.CreateElement("md:SingleLogoutService")
 		s.CreateAttr("Binding", b)
@@ -106,12 +100,29 @@ func (p *IdP) serveCertificate(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(k.CertPEM()))
 }
 
-// keyDescriptor adds a signing KeyDescriptor with k's certificate.
-func keyDescriptor(parent *etree.Element, k *keys.Key) {
-	kd := parent.CreateElement("md:KeyDescriptor")
-	kd.CreateAttr("use", "signing")
-	kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
-		SetText(base64.StdEncoding.EncodeToString(k.CertDER))
+// entityDescriptor is an empty EntityDescriptor of the IdP.
+func entityDescriptor(issuer string, now time.Time) *etree.Element {
+	ed := etree.NewElement("md:EntityDescriptor")
+	ed.CreateAttr("xmlns:md", nsMetadata)
+	ed.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
+	ed.CreateAttr("ID", newID())
+	ed.CreateAttr("entityID", issuer)
+	ed.CreateAttr("validUntil", xsTime(now.Add(metadataValidity)))
+	return ed
+}
+
+// signingKeys adds a signing KeyDescriptor for the active and the next SAML
+// key: SPs that refresh the metadata trust the next key before it signs.
+func signingKeys(parent *etree.Element, ks *keys.Set) {
+	for _, k := range ks.SAMLKeys {
+		if k.State == keys.StateRetired {
+			continue
+		}
+		kd := parent.CreateElement("md:KeyDescriptor")
+		kd.CreateAttr("use", "signing")
+		kd.CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
+			SetText(base64.StdEncoding.EncodeToString(k.CertDER))
+	}
 }
 
 // signedDoc signs a metadata document (RSA-SHA256) and serializes it.

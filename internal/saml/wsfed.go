@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -182,30 +183,7 @@ func (p *IdP) serveWSFedMetadata(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	issuer := p.Issuer(tid)
-	ed := etree.NewElement("md:EntityDescriptor")
-	ed.CreateAttr("xmlns:md", nsMetadata)
-	ed.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
-	ed.CreateAttr("xmlns:fed", nsFed)
-	ed.CreateAttr("xmlns:wsa", nsWSAddress)
-	ed.CreateAttr("xmlns:xsi", nsXSI)
-	ed.CreateAttr("ID", newID())
-	ed.CreateAttr("entityID", issuer)
-	ed.CreateAttr("validUntil", xsTime(p.now().Add(metadataValidity)))
-	rd := ed.CreateElement("md:RoleDescriptor")
-	rd.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
-	rd.CreateAttr("protocolSupportEnumeration", nsFed)
-	for _, k := range ks.SAMLKeys {
-		if k.State == keys.StateRetired {
-			continue
-		}
-		keyDescriptor(rd, k)
-	}
-	rd.CreateElement("fed:TokenTypesOffered").CreateElement("fed:TokenType").CreateAttr("Uri", tokenTypeSAML)
-	for _, tag := range []string{"fed:SecurityTokenServiceEndpoint", "fed:PassiveRequestorEndpoint"} {
-		rd.CreateElement(tag).CreateElement("wsa:EndpointReference").CreateElement("wsa:Address").SetText(issuer + PathWSFed)
-	}
-	doc, err := p.signedDoc(ks, ed)
+	doc, err := p.metadataDoc(tid, "wsfed", ks, func(now time.Time) *etree.Element { return p.federationMetadata(tid, ks, now) })
 	if err != nil {
 		p.serverError(w, r, tid, err)
 		return
@@ -213,4 +191,22 @@ func (p *IdP) serveWSFedMetadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/samlmetadata+xml")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, _ = w.Write(doc)
+}
+
+// federationMetadata builds the tenant's unsigned federation metadata.
+func (p *IdP) federationMetadata(tid string, ks *keys.Set, now time.Time) *etree.Element {
+	issuer := p.Issuer(tid)
+	ed := entityDescriptor(issuer, now)
+	ed.CreateAttr("xmlns:fed", nsFed)
+	ed.CreateAttr("xmlns:wsa", nsWSAddress)
+	ed.CreateAttr("xmlns:xsi", nsXSI)
+	rd := ed.CreateElement("md:RoleDescriptor")
+	rd.CreateAttr("xsi:type", "fed:SecurityTokenServiceType")
+	rd.CreateAttr("protocolSupportEnumeration", nsFed)
+	signingKeys(rd, ks)
+	rd.CreateElement("fed:TokenTypesOffered").CreateElement("fed:TokenType").CreateAttr("Uri", tokenTypeSAML)
+	for _, tag := range []string{"fed:SecurityTokenServiceEndpoint", "fed:PassiveRequestorEndpoint"} {
+		rd.CreateElement(tag).CreateElement("wsa:EndpointReference").CreateElement("wsa:Address").SetText(issuer + PathWSFed)
+	}
+	return ed
 }
