@@ -34,7 +34,7 @@ func TestDependencyDirection(t *testing.T) {
 	// claims is pure functions over an app and a user: the one domain
 	// package that combines two others.
 	allowedDomain := map[string][]string{"internal/claims": {"internal/app", "internal/user"}}
-	features := []string{"internal/oidc", "internal/adminapi", "internal/login", "internal/saml"}
+	features := []string{"internal/oidc", "internal/adminapi", "internal/login", "internal/saml", "internal/bff"}
 	// Features do not import each other; the admin API may use the protocol
 	// package's endpoint URLs (issuer, paths) to show an app's endpoints, and
 	// protocol packages may use the login pages (ARCHITECTURE §2).

@@ -1,0 +1,154 @@
+package bff
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/seal"
+)
+
+// Cookie sizes: browsers keep at least 4096 bytes per cookie, name and
+// attributes included, so a value goes in chunks of chunkSize; a session
+// of more than maxChunks is refused (read as logged out).
+const (
+	chunkSize = 3800
+	maxChunks = 8
+)
+
+// cookieJar seals values into cookies. Every value carries its own expiry
+// (a copied cookie does not outlive it) and is bound to its cookie name by
+// the associated data (a value cannot pass for another cookie's).
+type cookieJar struct {
+	ring *seal.Ring
+	// secure: Secure and the __Host- prefix; off only for plain-http
+	// development on loopback.
+	secure bool
+	now    func() time.Time
+}
+
+// envelope is a sealed value with its expiry.
+type envelope struct {
+	Exp int64           `json:"exp"`
+	V   json.RawMessage `json:"v"`
+}
+
+func (j *cookieJar) name(base string) string {
+	if j.secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+func aad(name string) []byte { return []byte("gatehouse-bff-cookie\x00" + name) }
+
+// write seals v into the cookies of base until expires, removing chunks a
+// longer earlier value left behind.
+func (j *cookieJar) write(w http.ResponseWriter, r *http.Request, base string, v any, expires time.Time, sameSite http.SameSite) error {
+	name := j.name(base)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	env, err := json.Marshal(envelope{Exp: expires.Unix(), V: b})
+	if err != nil {
+		return err
+	}
+	sealed, err := j.ring.Seal(env, aad(name))
+	if err != nil {
+		return err
+	}
+	n := (len(sealed) + chunkSize - 1) / chunkSize
+	if n > maxChunks {
+		return errTooLarge
+	}
+	maxAge := max(1, int(time.Until(expires).Seconds()))
+	if j.now != nil {
+		maxAge = max(1, int(expires.Sub(j.now()).Seconds()))
+	}
+	for i := 0; i < n; i++ {
+		part := sealed[i*chunkSize : min(len(sealed), (i+1)*chunkSize)]
+		cn := name
+		if i == 0 {
+			part = strconv.Itoa(n) + "~" + part
+		} else {
+			cn = name + "." + strconv.Itoa(i)
+		}
+		http.SetCookie(w, j.cookie(cn, part, maxAge, sameSite))
+	}
+	for i := n; i < maxChunks; i++ {
+		if _, err := r.Cookie(name + "." + strconv.Itoa(i)); err == nil {
+			http.SetCookie(w, j.cookie(name+"."+strconv.Itoa(i), "", -1, sameSite))
+		}
+	}
+	return nil
+}
+
+// read opens the value of base into v. Anything but a whole, untampered,
+// unexpired value of this cookie under a key of the ring reads as absent.
+func (j *cookieJar) read(r *http.Request, base string, v any) bool {
+	name := j.name(base)
+	first, err := r.Cookie(name)
+	if err != nil {
+		return false
+	}
+	ns, rest, ok := strings.Cut(first.Value, "~")
+	n, err := strconv.Atoi(ns)
+	if !ok || err != nil || n < 1 || n > maxChunks || len(ns) > 1 {
+		return false
+	}
+	var b strings.Builder
+	b.WriteString(rest)
+	for i := 1; i < n; i++ {
+		c, err := r.Cookie(name + "." + strconv.Itoa(i))
+		if err != nil {
+			return false
+		}
+		b.WriteString(c.Value)
+	}
+	if b.Len() > maxChunks*chunkSize {
+		return false
+	}
+	pt, err := j.ring.Open(b.String(), aad(name))
+	if err != nil {
+		return false
+	}
+	var env envelope
+	if json.Unmarshal(pt, &env) != nil {
+		return false
+	}
+	now := time.Now()
+	if j.now != nil {
+		now = j.now()
+	}
+	if now.Unix() >= env.Exp {
+		return false
+	}
+	return json.Unmarshal(env.V, v) == nil
+}
+
+// clear deletes the cookies of base that the request has.
+func (j *cookieJar) clear(w http.ResponseWriter, r *http.Request, base string, sameSite http.SameSite) {
+	name := j.name(base)
+	for i := 0; i < maxChunks; i++ {
+		cn := name
+		if i > 0 {
+			cn = name + "." + strconv.Itoa(i)
+		}
+		if _, err := r.Cookie(cn); err == nil {
+			http.SetCookie(w, j.cookie(cn, "", -1, sameSite))
+		}
+	}
+}
+
+func (j *cookieJar) cookie(name, value string, maxAge int, sameSite http.SameSite) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, Secure: j.secure, HttpOnly: true, SameSite: sameSite}
+}
+
+type bffError string
+
+func (e bffError) Error() string { return string(e) }
+
+const errTooLarge = bffError("bff: the session is too large for its cookies")
