@@ -1,0 +1,519 @@
+package bff
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Paths of R-BFF-2, as in seed 001.
+const (
+	PathCheckSession  = "/Session/CheckSession"
+	PathRetrieve      = "/Session/RetrieveAccessToken"
+	PathRetrieveAlias = "/Session/RetrieveToken"
+	PathBeginLogin    = "/Auth/BeginLogin"
+	PathLogOut        = "/Auth/LogOut"
+	// HeaderAntiForgery carries the request token of CheckSession.
+	HeaderAntiForgery = "RequestVerificationToken"
+)
+
+// Cookie names (without the __Host- prefix).
+const (
+	cookieSession = "tms-session"
+	cookieLogin   = "tms-login"
+	cookieCSRF    = "tms-csrf"
+	// loginLifetime bounds the time between BeginLogin and the callback.
+	loginLifetime = 10 * time.Minute
+	csrfLifetime  = 24 * time.Hour
+)
+
+// session is what the session cookie holds: the user's tokens, never seen
+// by the front end but the access token through RetrieveAccessToken.
+type session struct {
+	SID     string `json:"sid"`
+	Domain  string `json:"d"`
+	Issuer  string `json:"i"`
+	Access  string `json:"a"`
+	Refresh string `json:"r,omitempty"`
+	IDToken string `json:"t,omitempty"`
+	Expiry  int64  `json:"e"`
+	Scope   string `json:"s,omitempty"`
+}
+
+// loginState is the short-lived cookie of a login in progress.
+type loginState struct {
+	State, Nonce, Verifier, Domain string
+}
+
+// Service is the token-management service. Build it with New.
+type Service struct {
+	cfg    *Config
+	jar    *cookieJar
+	client *http.Client
+	now    func() time.Time
+	log    *slog.Logger
+	flight singleflight.Group
+
+	mu        sync.Mutex
+	providers map[string]*oidc.Provider // by issuer
+
+	// recent keeps each refresh's answer for a few seconds, by the
+	// refreshed token, so that a request that raced the refresh with the
+	// old cookie gets the same new tokens instead of a second refresh.
+	recentMu sync.Mutex
+	recent   map[string]recentRefresh
+}
+
+type recentRefresh struct {
+	s   *session
+	exp time.Time
+}
+
+// New builds the service from a checked config. httpClient (nil: a client
+// with a 10 s timeout) calls the providers.
+func New(cfg *Config, httpClient *http.Client, log *slog.Logger) (*Service, error) {
+	ring, err := cfg.Ring()
+	if err != nil {
+		return nil, err
+	}
+	if httpClient == nil {
+		httpClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	u, _ := url.Parse(cfg.PublicURL)
+	return &Service{
+		cfg: cfg, client: httpClient, now: time.Now, log: log,
+		jar:       &cookieJar{ring: ring, secure: u.Scheme == "https"},
+		providers: map[string]*oidc.Provider{}, recent: map[string]recentRefresh{},
+	}, nil
+}
+
+// Handler is the service's HTTP handler.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathCheckSession, s.cors(s.checkSession))
+	mux.HandleFunc("GET /Auth/Domains/{customerDomain}/BeginLogin", s.beginLogin)
+	mux.HandleFunc("POST "+PathBeginLogin, s.beginLogin)
+	mux.HandleFunc("GET "+s.cfg.Client.CallbackPath, s.callback)
+	mux.HandleFunc("POST "+PathRetrieve, s.cors(s.retrieve))
+	mux.HandleFunc("POST "+PathRetrieveAlias, s.cors(s.retrieve))
+	mux.HandleFunc("POST "+PathLogOut, s.cors(s.logOut))
+	for _, p := range []string{PathCheckSession, PathRetrieve, PathRetrieveAlias, PathLogOut} {
+		mux.HandleFunc("OPTIONS "+p, s.cors(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	return http.MaxBytesHandler(mux, 64<<10)
+}
+
+// cors allows exactly the configured front-end origin, with credentials;
+// a request from any other origin gets no CORS headers and, when it could
+// change something (not a GET), a 403.
+func (s *Service) cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		switch {
+		case origin == s.cfg.FrontEnd.CORSOrigin:
+			hd := w.Header()
+			hd.Set("Access-Control-Allow-Origin", origin)
+			hd.Set("Access-Control-Allow-Credentials", "true")
+			hd.Set("Vary", "Origin")
+			if r.Method == http.MethodOptions {
+				hd.Set("Access-Control-Allow-Methods", "GET, POST")
+				hd.Set("Access-Control-Allow-Headers", HeaderAntiForgery+", Content-Type")
+				hd.Set("Access-Control-Max-Age", "600")
+			}
+		case origin != "" && origin != s.cfg.PublicURL && r.Method != http.MethodGet:
+			http.Error(w, "origin not allowed", http.StatusForbidden)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// requestToken is the anti-forgery request token: an HMAC of the session
+// ID under the secret of the anti-forgery cookie.
+func requestToken(secret, sid string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("gatehouse-bff-rvt\x00" + sid))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// checkSession answers whether the browser is logged in, never with a
+// token, and issues the anti-forgery pair (R-BFF-2).
+func (s *Service) checkSession(w http.ResponseWriter, r *http.Request) {
+	var sess session
+	ok := s.jar.read(r, cookieSession, &sess)
+	var secret string
+	if !s.jar.read(r, cookieCSRF, &secret) {
+		secret = randomToken()
+	}
+	if err := s.jar.write(w, r, cookieCSRF, secret, s.now().Add(csrfLifetime), http.SameSiteStrictMode); err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := struct {
+		IsLoggedIn               bool    `json:"isLoggedIn"`
+		WorkspaceDomain          *string `json:"workspaceDomain"`
+		RequestVerificationToken string  `json:"requestVerificationToken"`
+	}{IsLoggedIn: ok, RequestVerificationToken: requestToken(secret, sess.SID)}
+	if ok {
+		out.WorkspaceDomain = &sess.Domain
+		if err := s.saveSession(w, r, &sess); err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// antiForgery checks the header against the pair of CheckSession.
+func (s *Service) antiForgery(r *http.Request, sid string) bool {
+	var secret string
+	got := r.Header.Get(HeaderAntiForgery)
+	if got == "" || !s.jar.read(r, cookieCSRF, &secret) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(requestToken(secret, sid))) == 1
+}
+
+// saveSession writes the session cookie with a fresh idle expiry.
+func (s *Service) saveSession(w http.ResponseWriter, r *http.Request, sess *session) error {
+	return s.jar.write(w, r, cookieSession, sess, s.now().Add(time.Duration(s.cfg.Session.IdleTimeout)), http.SameSiteLaxMode)
+}
+
+// provider returns the discovered provider of an issuer.
+func (s *Service) provider(ctx context.Context, issuer string) (*oidc.Provider, error) {
+	s.mu.Lock()
+	p := s.providers[issuer]
+	s.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, s.client), issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discovery of %s: %w", issuer, err)
+	}
+	s.mu.Lock()
+	s.providers[issuer] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+func (s *Service) oauth(p *oidc.Provider) *oauth2.Config {
+	scopes := []string{oidc.ScopeOpenID}
+	if *s.cfg.Client.UseOfflineAccess {
+		scopes = append(scopes, oidc.ScopeOfflineAccess)
+	}
+	for _, sc := range s.cfg.Client.Scopes {
+		if sc != oidc.ScopeOpenID && sc != oidc.ScopeOfflineAccess {
+			scopes = append(scopes, sc)
+		}
+	}
+	return &oauth2.Config{
+		ClientID: s.cfg.Client.ClientID, ClientSecret: s.cfg.Client.ClientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: s.cfg.PublicURL + s.cfg.Client.CallbackPath, Scopes: scopes,
+	}
+}
+
+// beginLogin sends the browser to the customer domain's provider (R-BFF-2):
+// a malformed domain is 400, an unknown one 404.
+func (s *Service) beginLogin(w http.ResponseWriter, r *http.Request) {
+	domain := r.PathValue("customerDomain")
+	if r.Method == http.MethodPost {
+		domain = r.PostFormValue("CustomerDomain")
+	}
+	domain = strings.ToLower(domain)
+	if !ValidDomain(domain) {
+		s.page(w, http.StatusBadRequest, "This is not a valid domain", "A customer domain looks like acme.example.com.")
+		return
+	}
+	issuer, ok := s.cfg.Domains[domain]
+	if !ok {
+		s.page(w, http.StatusNotFound, "Unknown domain", "No sign-in is configured for "+domain+".")
+		return
+	}
+	p, err := s.provider(r.Context(), issuer)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "bff: provider unreachable", "issuer", issuer, "error", err)
+		s.page(w, http.StatusBadGateway, "The sign-in service cannot be reached", "Try again in a moment.")
+		return
+	}
+	st := loginState{State: randomToken(), Nonce: randomToken(), Domain: domain}
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(st.Nonce)}
+	if *s.cfg.Client.UsePKCE {
+		st.Verifier = oauth2.GenerateVerifier()
+		opts = append(opts, oauth2.S256ChallengeOption(st.Verifier))
+	}
+	// Lax: the provider's redirect to the callback is a cross-site
+	// top-level GET.
+	if err := s.jar.write(w, r, cookieLogin, st, s.now().Add(loginLifetime), http.SameSiteLaxMode); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.oauth(p).AuthCodeURL(st.State, opts...), http.StatusFound)
+}
+
+// callback completes the code flow and stores the tokens in the session
+// cookie; a wrong state, an error from the provider or a bad code gives an
+// error page and no session.
+func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var st loginState
+	if !s.jar.read(r, cookieLogin, &st) {
+		s.page(w, http.StatusBadRequest, "This sign-in has expired", "Start again from the application.")
+		return
+	}
+	s.jar.clear(w, r, cookieLogin, http.SameSiteLaxMode)
+	q := r.URL.Query()
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(st.State)) != 1 {
+		s.page(w, http.StatusBadRequest, "This sign-in cannot be completed", "The answer does not belong to the sign-in this browser started.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		s.page(w, http.StatusBadRequest, "The sign-in was not completed", "The sign-in service said: "+e+" "+q.Get("error_description"))
+		return
+	}
+	issuer := s.cfg.Domains[st.Domain]
+	p, err := s.provider(ctx, issuer)
+	if err != nil {
+		s.page(w, http.StatusBadGateway, "The sign-in service cannot be reached", "Try again in a moment.")
+		return
+	}
+	var opts []oauth2.AuthCodeOption
+	if st.Verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(st.Verifier))
+	}
+	tok, err := s.oauth(p).Exchange(oidc.ClientContext(ctx, s.client), q.Get("code"), opts...)
+	if err != nil {
+		s.log.InfoContext(ctx, "bff: code exchange failed", "issuer", issuer, "error", err)
+		s.page(w, http.StatusBadRequest, "This sign-in cannot be completed", "The sign-in service refused the code. Start again from the application.")
+		return
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := p.Verifier(&oidc.Config{ClientID: s.cfg.Client.ClientID}).Verify(ctx, rawID)
+	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+		s.page(w, http.StatusBadRequest, "This sign-in cannot be completed", "The sign-in service's ID token is not valid.")
+		return
+	}
+	sess := &session{SID: randomToken(), Domain: st.Domain, Issuer: issuer, IDToken: rawID}
+	sess.set(tok)
+	if err := s.saveSession(w, r, sess); err != nil {
+		s.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, s.cfg.FrontEnd.RedirectURL, http.StatusFound)
+}
+
+// set copies a token response into the session.
+func (sess *session) set(tok *oauth2.Token) {
+	sess.Access = tok.AccessToken
+	if tok.RefreshToken != "" {
+		sess.Refresh = tok.RefreshToken
+	}
+	sess.Expiry = tok.Expiry.Unix()
+	if sc, ok := tok.Extra("scope").(string); ok {
+		sess.Scope = sc
+	}
+}
+
+// retrieve hands the front end the access token, refreshed first when it
+// is expired or within refresh_skew of it (R-BFF-2); parallel calls with
+// one session refresh once.
+func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
+	var sess session
+	if !s.jar.read(r, cookieSession, &sess) {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+		return
+	}
+	if !s.antiForgery(r, sess.SID) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "missing or wrong " + HeaderAntiForgery + " header"})
+		return
+	}
+	now := s.now()
+	if now.Add(time.Duration(s.cfg.RefreshSkew)).Unix() >= sess.Expiry {
+		fresh, err := s.refresh(r.Context(), &sess)
+		if err != nil {
+			s.log.InfoContext(r.Context(), "bff: refresh failed; session ended", "issuer", sess.Issuer, "error", err)
+			s.jar.clear(w, r, cookieSession, http.SameSiteLaxMode)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "the session has ended"})
+			return
+		}
+		sess = *fresh
+	}
+	if err := s.saveSession(w, r, &sess); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accessToken": sess.Access, "expiresIn": max(0, sess.Expiry-now.Unix()), "scope": sess.Scope})
+}
+
+// refresh rotates the session's tokens once per refresh token, however many
+// requests ask at the same time.
+func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) {
+	if sess.Refresh == "" {
+		return nil, errors.New("no refresh token")
+	}
+	key := hashKey(sess.Refresh)
+	s.recentMu.Lock()
+	if rr, ok := s.recent[key]; ok && s.now().Before(rr.exp) {
+		s.recentMu.Unlock()
+		return rr.s, nil
+	}
+	s.recentMu.Unlock()
+	v, err, _ := s.flight.Do(key, func() (any, error) {
+		p, err := s.provider(ctx, sess.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		old := &oauth2.Token{RefreshToken: sess.Refresh, Expiry: time.Unix(1, 0)}
+		tok, err := s.oauth(p).TokenSource(oidc.ClientContext(context.WithoutCancel(ctx), s.client), old).Token()
+		if err != nil {
+			return nil, err
+		}
+		fresh := *sess
+		fresh.set(tok)
+		if id, ok := tok.Extra("id_token").(string); ok && id != "" {
+			fresh.IDToken = id
+		}
+		s.remember(key, &fresh)
+		return &fresh, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*session), nil
+}
+
+// remember keeps a refresh's answer for 10 seconds, dropping stale ones.
+func (s *Service) remember(key string, sess *session) {
+	now := s.now()
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	for k, rr := range s.recent {
+		if now.After(rr.exp) {
+			delete(s.recent, k)
+		}
+	}
+	if len(s.recent) < 10000 {
+		s.recent[key] = recentRefresh{s: sess, exp: now.Add(10 * time.Second)}
+	}
+}
+
+func hashKey(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// logOut revokes the refresh token at the provider (RFC 7009), clears the
+// cookies and offers the provider's end-session URL.
+func (s *Service) logOut(w http.ResponseWriter, r *http.Request) {
+	var sess session
+	logged := s.jar.read(r, cookieSession, &sess)
+	if !s.antiForgery(r, sess.SID) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "missing or wrong " + HeaderAntiForgery + " header"})
+		return
+	}
+	s.jar.clear(w, r, cookieSession, http.SameSiteLaxMode)
+	s.jar.clear(w, r, cookieCSRF, http.SameSiteStrictMode)
+	out := map[string]any{"loggedOut": true}
+	if logged {
+		if p, err := s.provider(r.Context(), sess.Issuer); err == nil {
+			var md struct {
+				Revocation string `json:"revocation_endpoint"`
+				EndSession string `json:"end_session_endpoint"`
+			}
+			_ = p.Claims(&md)
+			if md.Revocation != "" && sess.Refresh != "" {
+				if err := s.revoke(r.Context(), md.Revocation, sess.Refresh); err != nil {
+					s.log.WarnContext(r.Context(), "bff: revocation failed", "issuer", sess.Issuer, "error", err)
+				}
+			}
+			if md.EndSession != "" {
+				q := url.Values{"post_logout_redirect_uri": {s.cfg.FrontEnd.RedirectURL}, "client_id": {s.cfg.Client.ClientID}}
+				if sess.IDToken != "" {
+					q.Set("id_token_hint", sess.IDToken)
+				}
+				out["endSessionUrl"] = md.EndSession + "?" + q.Encode()
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// revoke calls the revocation endpoint with the client's credentials.
+func (s *Service) revoke(ctx context.Context, endpoint, token string) error {
+	form := url.Values{"token": {token}, "token_type_hint": {"refresh_token"}}
+	if s.cfg.Client.ClientSecret == "" {
+		form.Set("client_id", s.cfg.Client.ClientID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if s.cfg.Client.ClientSecret != "" {
+		req.SetBasicAuth(url.QueryEscape(s.cfg.Client.ClientID), url.QueryEscape(s.cfg.Client.ClientSecret))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("revocation answered %d", resp.StatusCode)
+	}
+	return nil
+}
+
+var pageTmpl = template.Must(template.New("p").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body></html>
+`))
+
+// page shows an error to the user.
+func (s *Service) page(w http.ResponseWriter, status int, title, text string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
+}
+
+func (s *Service) fail(w http.ResponseWriter, err error) {
+	s.log.Error("bff", "error", err)
+	http.Error(w, "internal error", http.StatusInternalServerError)
+}

@@ -1,0 +1,225 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-id/gatehouse/internal/bff"
+)
+
+// bffFixture is a Gatehouse tenant and a token-management service in front
+// of it, both on loopback.
+type bffFixture struct {
+	flow     *flowFixture
+	url      string // the BFF's public URL
+	frontEnd string
+	origin   string
+	config   string // the config file
+	domain   string
+}
+
+// startBFF runs a BFF with the fixture's config file and refresh skew.
+func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) {
+	t.Helper()
+	body, err := os.ReadFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bff.yaml")
+	if err := os.WriteFile(p, append(body, []byte("refresh_skew: "+skew+"\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := bff.LoadConfig(p, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := bff.New(cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+func newBFFFixture(t *testing.T) (*bffFixture, func(skew string) string) {
+	t.Helper()
+	f := &bffFixture{flow: newFlow(t, options{}), frontEnd: "http://127.0.0.1:1/app", origin: "http://127.0.0.1:2", domain: "acme.idcloud.example.com"}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.url = "http://" + ln.Addr().String()
+	web := f.flow.inst.createApp(t, "acme", "--type", "web", "--name", "tms", "--first-party", "--redirect-uri", f.url+"/callback",
+		"--post-logout-redirect-uri", f.frontEnd, "--access-token-lifetime", "5m")
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	f.config = filepath.Join(t.TempDir(), "base.yaml")
+	cfg := fmt.Sprintf(`public_url: %s
+client:
+  client_id: %s
+  client_secret: %s
+front_end:
+  redirect_url: %s
+  cors_origin: %s
+domains:
+  %s: %s
+cookie:
+  keys: ["%s"]
+`, f.url, web.ClientID, web.ClientSecret, f.frontEnd, f.origin, f.domain, f.flow.issuer, base64.StdEncoding.EncodeToString(key))
+	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.startBFF(t, ln, "30s")
+	// A second service with the same keys and a skew longer than the
+	// access token's life: every RetrieveAccessToken refreshes.
+	more := func(skew string) string {
+		ln2, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.startBFF(t, ln2, skew)
+		return "http://" + ln2.Addr().String()
+	}
+	return f, more
+}
+
+// call sends a front-end request to the BFF at base with the browser's
+// cookies (for the BFF's own host) and returns status, headers and JSON.
+func (f *bffFixture) call(t *testing.T, b *browser, base, method, path, token, origin string) (int, http.Header, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, nil)
+	if token != "" {
+		req.Header.Set(bff.HeaderAntiForgery, token)
+	}
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, resp.Header, out
+}
+
+// R-BFF-1..3, issue 10: log in through the BFF against a Gatehouse tenant,
+// CheckSession, RetrieveAccessToken (no refresh due, then refreshes, five in
+// parallel refreshing once), anti-forgery and CORS refusals, LogOut that
+// revokes the refresh token at Gatehouse.
+func TestBFFAgainstGatehouse(t *testing.T) {
+	f, more := newBFFFixture(t)
+	b := newBrowser(t)
+
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"/Auth/Domains/localhost/BeginLogin", 400}, {"/Auth/Domains/a..b.example.com/BeginLogin", 400}, {"/Auth/Domains/other.idcloud.example.com/BeginLogin", 404}} {
+		if p := b.get(f.url + tc.path); p.Status != tc.want {
+			t.Errorf("%s: %d, want %d", tc.path, p.Status, tc.want)
+		}
+	}
+	st, _, out := f.call(t, b, f.url, "GET", bff.PathCheckSession, "", "")
+	if st != 200 || out["isLoggedIn"] != false || out["requestVerificationToken"] == "" {
+		t.Fatalf("CheckSession before login: %d %v", st, out)
+	}
+
+	p, seen := b.drive(f.url+"/Auth/Domains/"+f.domain+"/BeginLogin", f.frontEnd)
+	if !strings.HasSuffix(p.URL.Path, "/login") {
+		t.Fatalf("BeginLogin did not reach the login page: %v", seen)
+	}
+	p = b.submit(forms(t, p)[0], map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
+	next, _ := p.URL.Parse(p.Location)
+	_, seen = b.drive(next.String(), f.frontEnd)
+	if last := seen[len(seen)-1]; last != f.frontEnd {
+		t.Fatalf("login did not end at the front end: %v", seen)
+	}
+
+	st, _, out = f.call(t, b, f.url, "GET", bff.PathCheckSession, "", f.origin)
+	token, _ := out["requestVerificationToken"].(string)
+	if st != 200 || out["isLoggedIn"] != true || out["workspaceDomain"] != f.domain || token == "" {
+		t.Fatalf("CheckSession after login: %d %v", st, out)
+	}
+	for k := range out {
+		if strings.Contains(strings.ToLower(k), "access") || strings.Contains(strings.ToLower(k), "refresh") {
+			t.Errorf("CheckSession shows %s", k)
+		}
+	}
+
+	st, hdr, out := f.call(t, b, f.url, "POST", bff.PathRetrieve, token, f.origin)
+	at, _ := out["accessToken"].(string)
+	if st != 200 || at == "" || out["expiresIn"].(float64) < 200 || hdr.Get("Access-Control-Allow-Origin") != f.origin || hdr.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("RetrieveAccessToken: %d %v %v", st, out, hdr)
+	}
+	if _, _, again := f.call(t, b, f.url, "POST", bff.PathRetrieveAlias, token, f.origin); again["accessToken"] != at {
+		t.Errorf("no refresh due, yet another access token")
+	}
+
+	// Refusals: no header, a wrong one, another origin.
+	if st, _, _ := f.call(t, b, f.url, "POST", bff.PathRetrieve, "", f.origin); st != 400 {
+		t.Errorf("without the anti-forgery header: %d, want 400", st)
+	}
+	if st, _, _ := f.call(t, b, f.url, "POST", bff.PathRetrieve, token+"x", f.origin); st != 400 {
+		t.Errorf("with a wrong anti-forgery header: %d, want 400", st)
+	}
+	if st, hdr, out := f.call(t, b, f.url, "POST", bff.PathRetrieve, token, "http://127.0.0.1:3"); st != 403 || hdr.Get("Access-Control-Allow-Origin") != "" || out["accessToken"] != nil {
+		t.Errorf("from another origin: %d %v %v", st, hdr, out)
+	}
+
+	// Refresh due: five parallel calls refresh once.
+	refreshing := more("10m")
+	var wg sync.WaitGroup
+	got := make([]string, 5)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, out := f.call(t, b, refreshing, "POST", bff.PathRetrieve, token, f.origin)
+			got[i], _ = out["accessToken"].(string)
+		}()
+	}
+	wg.Wait()
+	for _, g := range got {
+		if g == "" || g == at || g != got[0] {
+			t.Fatalf("parallel refreshes: %v (old %q): want one new token for all", got, at[:10])
+		}
+	}
+
+	// LogOut revokes the refresh token: a copy of the session cookies from
+	// before it can no longer refresh.
+	before := b.client.Jar.Cookies(mustURL(t, f.url))
+	st, _, out = f.call(t, b, f.url, "POST", bff.PathLogOut, token, f.origin)
+	if st != 200 || !strings.HasPrefix(fmt.Sprint(out["endSessionUrl"]), f.flow.issuer+"/oauth/logout?") {
+		t.Fatalf("LogOut: %d %v", st, out)
+	}
+	if st, _, out := f.call(t, b, f.url, "GET", bff.PathCheckSession, "", ""); out["isLoggedIn"] != false {
+		t.Errorf("CheckSession after LogOut: %d %v", st, out)
+	}
+	b2 := newBrowser(t)
+	b2.client.Jar.SetCookies(mustURL(t, f.url), before)
+	if st, _, _ := f.call(t, b2, refreshing, "POST", bff.PathRetrieve, token, f.origin); st != 401 {
+		t.Errorf("the old session after LogOut: %d, want 401 (its refresh token is revoked)", st)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
