@@ -223,3 +223,74 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+// Issue 10, bad input: a callback with a wrong state, an error from the
+// provider, a replayed code, or without the login cookie gives an error page
+// and no session; a tampered session cookie reads as logged out (never a
+// 500).
+func TestBFFBadInput(t *testing.T) {
+	f, _ := newBFFFixture(t)
+	loginUntilCallback := func(b *browser) string {
+		t.Helper()
+		p, _ := b.drive(f.url+"/Auth/Domains/"+f.domain+"/BeginLogin", f.frontEnd)
+		p = b.submit(forms(t, p)[0], map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
+		next, _ := p.URL.Parse(p.Location)
+		_, seen := b.drive(next.String(), f.url+"/callback")
+		return seen[len(seen)-1]
+	}
+	loggedIn := func(b *browser) bool {
+		_, _, out := f.call(t, b, f.url, "GET", bff.PathCheckSession, "", "")
+		return out["isLoggedIn"] == true
+	}
+
+	b := newBrowser(t)
+	cb := loginUntilCallback(b)
+	u := mustURL(t, cb)
+	q := u.Query()
+	for name, mutate := range map[string]func(q url.Values){
+		"wrong state":         func(q url.Values) { q.Set("state", "nope") },
+		"error from provider": func(q url.Values) { q.Del("code"); q.Set("error", "access_denied") },
+	} {
+		q2 := url.Values{}
+		for k, v := range q {
+			q2[k] = v
+		}
+		mutate(q2)
+		u.RawQuery = q2.Encode()
+		b2 := newBrowser(t)
+		cb2 := loginUntilCallback(b2)
+		st := mustURL(t, cb2).Query().Get("state")
+		if name == "error from provider" {
+			q2.Set("state", st)
+			u.RawQuery = q2.Encode()
+		}
+		if p := b2.get(u.String()); p.Status != 400 || loggedIn(b2) {
+			t.Errorf("%s: %d %s, logged in %v", name, p.Status, pageText(p.Body), loggedIn(b2))
+		}
+	}
+	if p := b.get(cb); p.Status != 302 || !loggedIn(b) {
+		t.Fatalf("the real callback: %d %s", p.Status, pageText(p.Body))
+	}
+	b3 := newBrowser(t)
+	if p := b3.get(cb); p.Status != 400 || loggedIn(b3) {
+		t.Errorf("a replayed callback without the login cookie: %d", p.Status)
+	}
+
+	// Tampered session cookie: logged out, 401, never 500.
+	var cs []*http.Cookie
+	for _, c := range b.client.Jar.Cookies(mustURL(t, f.url)) {
+		if c.Name == "tms-session" {
+			c.Value = c.Value[:len(c.Value)-3] + "AAA"
+		}
+		cs = append(cs, c)
+	}
+	b4 := newBrowser(t)
+	b4.client.Jar.SetCookies(mustURL(t, f.url), cs)
+	if loggedIn(b4) {
+		t.Error("a tampered session cookie reads as logged in")
+	}
+	_, _, out := f.call(t, b4, f.url, "GET", bff.PathCheckSession, "", "")
+	if st, _, _ := f.call(t, b4, f.url, "POST", bff.PathRetrieve, out["requestVerificationToken"].(string), f.origin); st != 401 {
+		t.Errorf("RetrieveAccessToken with a tampered session: %d, want 401", st)
+	}
+}
