@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
@@ -79,6 +82,10 @@ type Service struct {
 	// old cookie gets the same new tokens instead of a second refresh.
 	recentMu sync.Mutex
 	recent   map[string]recentRefresh
+
+	reg       *prometheus.Registry
+	requests  *prometheus.CounterVec // by endpoint and status
+	refreshes *prometheus.CounterVec // by result
 }
 
 type recentRefresh struct {
@@ -100,23 +107,56 @@ func New(cfg *Config, httpClient *http.Client, log *slog.Logger) (*Service, erro
 		log = slog.Default()
 	}
 	u, _ := url.Parse(cfg.PublicURL)
-	return &Service{
+	s := &Service{
 		cfg: cfg, client: httpClient, now: time.Now, log: log,
 		jar:       &cookieJar{ring: ring, secure: u.Scheme == "https"},
 		providers: map[string]*oidc.Provider{}, recent: map[string]recentRefresh{},
-	}, nil
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_bff_requests_total",
+			Help: "Requests to the token-management service, by endpoint and HTTP status."}, []string{"endpoint", "status"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "gatehouse_bff_refreshes_total",
+			Help: "Token refreshes at the providers, by result (ok, failed); parallel calls of a session count once."}, []string{"result"}),
+	}
+	s.reg.MustRegister(s.requests, s.refreshes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s, nil
+}
+
+// statusWriter remembers the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// counted counts a handler's requests under endpoint.
+func (s *Service) counted(endpoint string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.requests.WithLabelValues(endpoint, fmt.Sprint(sw.status)).Inc()
+	}
 }
 
 // Handler is the service's HTTP handler.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathCheckSession, s.cors(s.checkSession))
-	mux.HandleFunc("GET /Auth/Domains/{customerDomain}/BeginLogin", s.beginLogin)
-	mux.HandleFunc("POST "+PathBeginLogin, s.beginLogin)
-	mux.HandleFunc("GET "+s.cfg.Client.CallbackPath, s.callback)
-	mux.HandleFunc("POST "+PathRetrieve, s.cors(s.retrieve))
-	mux.HandleFunc("POST "+PathRetrieveAlias, s.cors(s.retrieve))
-	mux.HandleFunc("POST "+PathLogOut, s.cors(s.logOut))
+	mux.HandleFunc("GET "+PathCheckSession, s.counted("check_session", s.cors(s.checkSession)))
+	mux.HandleFunc("GET /Auth/Domains/{customerDomain}/BeginLogin", s.counted("begin_login", s.beginLogin))
+	mux.HandleFunc("POST "+PathBeginLogin, s.counted("begin_login", s.beginLogin))
+	mux.HandleFunc("GET "+s.cfg.Client.CallbackPath, s.counted("callback", s.callback))
+	mux.HandleFunc("POST "+PathRetrieve, s.counted("retrieve_access_token", s.cors(s.retrieve)))
+	mux.HandleFunc("POST "+PathRetrieveAlias, s.counted("retrieve_access_token", s.cors(s.retrieve)))
+	mux.HandleFunc("POST "+PathLogOut, s.counted("log_out", s.cors(s.logOut)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	for _, p := range []string{PathCheckSession, PathRetrieve, PathRetrieveAlias, PathLogOut} {
 		mux.HandleFunc("OPTIONS "+p, s.cors(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	}
@@ -401,8 +441,10 @@ func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) 
 		old := &oauth2.Token{RefreshToken: sess.Refresh, Expiry: time.Unix(1, 0)}
 		tok, err := s.oauth(p).TokenSource(oidc.ClientContext(context.WithoutCancel(ctx), s.client), old).Token()
 		if err != nil {
+			s.refreshes.WithLabelValues("failed").Inc()
 			return nil, err
 		}
+		s.refreshes.WithLabelValues("ok").Inc()
 		fresh := *sess
 		fresh.set(tok)
 		if id, ok := tok.Extra("id_token").(string); ok && id != "" {

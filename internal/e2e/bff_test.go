@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -198,6 +199,18 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 		}
 	}
 
+	// /metrics counts the refreshes: one for the five parallel calls.
+	resp, err := http.Get(refreshing + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb := new(strings.Builder)
+	_, _ = io.Copy(mb, resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(mb.String(), `gatehouse_bff_refreshes_total{result="ok"} 1`) || !strings.Contains(mb.String(), `gatehouse_bff_requests_total{endpoint="retrieve_access_token",status="200"} 5`) {
+		t.Errorf("metrics after five parallel refreshing calls:\n%s", grepLines(mb.String(), "gatehouse_bff"))
+	}
+
 	// LogOut revokes the refresh token: a copy of the session cookies from
 	// before it can no longer refresh.
 	before := b.client.Jar.Cookies(mustURL(t, f.url))
@@ -293,4 +306,15 @@ func TestBFFBadInput(t *testing.T) {
 	if st, _, _ := f.call(t, b4, f.url, "POST", bff.PathRetrieve, out["requestVerificationToken"].(string), f.origin); st != 401 {
 		t.Errorf("RetrieveAccessToken with a tampered session: %d, want 401", st)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
