@@ -44,6 +44,23 @@ if [ -n "$missing" ]; then
   fi
 fi
 
+# The token-management service is tested against a second, non-Gatehouse
+# provider: node oidc-provider, pinned in bench/oidc-provider (npm ci).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Debian's nodejs and npm for the BFF peer test"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q nodejs npm >/dev/null
+  elif [ "${CI:-}" = "true" ]; then
+    echo "CI=true but node/npm are missing and cannot be installed (need root and apt-get)"; exit 1
+  fi
+fi
+if command -v npm >/dev/null 2>&1 && [ ! -d bench/oidc-provider/node_modules/oidc-provider ]; then
+  echo "== npm ci in bench/oidc-provider (the BFF's second provider)"
+  (cd bench/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 default_pg="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 if [ -z "${GATEHOUSE_TEST_POSTGRES:-}" ]; then
   if (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then

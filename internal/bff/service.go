@@ -312,6 +312,12 @@ func (s *Service) beginLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	st := loginState{State: randomToken(), Nonce: randomToken(), Domain: domain}
 	opts := []oauth2.AuthCodeOption{oidc.Nonce(st.Nonce)}
+	if *s.cfg.Client.UseOfflineAccess {
+		// OpenID Connect Core §11: offline_access is granted with
+		// prompt=consent (providers drop it otherwise; Gatehouse shows no
+		// consent page to first-party apps).
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
 	if *s.cfg.Client.UsePKCE {
 		st.Verifier = oauth2.GenerateVerifier()
 		opts = append(opts, oauth2.S256ChallengeOption(st.Verifier))
