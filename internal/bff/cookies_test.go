@@ -189,3 +189,27 @@ func FuzzCookieRead(f *testing.F) {
 		}
 	})
 }
+
+// R-BFF-2: a token is refreshed when expired or within the skew of it, but
+// never in the first half of its life.
+func TestSessionDue(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	skew := 30 * time.Second
+	for _, tc := range []struct {
+		issued, expiry int64
+		want           bool
+	}{
+		{-60, 3600, false},  // an hour left
+		{-3570, 29, true},   // within the skew
+		{-3600, 0, true},    // expired now
+		{-3700, -100, true}, // expired
+		{0, 40, false},      // 40 s tokens, just issued: half-life 20 s
+		{-21, 19, true},     // past half of a 40 s life
+		{-19, 21, false},    // not yet
+	} {
+		s := &session{Issued: now.Unix() + tc.issued, Expiry: now.Unix() + tc.expiry}
+		if got := s.due(now, skew); got != tc.want {
+			t.Errorf("issued %+d s, expires %+d s: due %v, want %v", tc.issued, tc.expiry, got, tc.want)
+		}
+	}
+}

@@ -57,7 +57,9 @@ type session struct {
 	Refresh string `json:"r,omitempty"`
 	IDToken string `json:"t,omitempty"`
 	Expiry  int64  `json:"e"`
-	Scope   string `json:"s,omitempty"`
+	// Issued is when the access token came, by the service's clock.
+	Issued int64  `json:"n"`
+	Scope  string `json:"s,omitempty"`
 }
 
 // loginState is the short-lived cookie of a login in progress.
@@ -67,10 +69,11 @@ type loginState struct {
 
 // Service is the token-management service. Build it with New.
 type Service struct {
+	// Now is the service's clock (time.Now); set it before serving.
+	Now    func() time.Time
 	cfg    *Config
 	jar    *cookieJar
 	client *http.Client
-	now    func() time.Time
 	log    *slog.Logger
 	flight singleflight.Group
 
@@ -108,7 +111,7 @@ func New(cfg *Config, httpClient *http.Client, log *slog.Logger) (*Service, erro
 	}
 	u, _ := url.Parse(cfg.PublicURL)
 	s := &Service{
-		cfg: cfg, client: httpClient, now: time.Now, log: log,
+		cfg: cfg, client: httpClient, Now: time.Now, log: log,
 		jar:       &cookieJar{ring: ring, secure: u.Scheme == "https"},
 		providers: map[string]*oidc.Provider{}, recent: map[string]recentRefresh{},
 		reg: prometheus.NewRegistry(),
@@ -118,6 +121,7 @@ func New(cfg *Config, httpClient *http.Client, log *slog.Logger) (*Service, erro
 			Help: "Token refreshes at the providers, by result (ok, failed); parallel calls of a session count once."}, []string{"result"}),
 	}
 	s.reg.MustRegister(s.requests, s.refreshes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.jar.now = func() time.Time { return s.Now() }
 	return s, nil
 }
 
@@ -219,7 +223,7 @@ func (s *Service) checkSession(w http.ResponseWriter, r *http.Request) {
 	if !s.jar.read(r, cookieCSRF, &secret) {
 		secret = randomToken()
 	}
-	if err := s.jar.write(w, r, cookieCSRF, secret, s.now().Add(csrfLifetime), http.SameSiteStrictMode); err != nil {
+	if err := s.jar.write(w, r, cookieCSRF, secret, s.Now().Add(csrfLifetime), http.SameSiteStrictMode); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -250,7 +254,7 @@ func (s *Service) antiForgery(r *http.Request, sid string) bool {
 
 // saveSession writes the session cookie with a fresh idle expiry.
 func (s *Service) saveSession(w http.ResponseWriter, r *http.Request, sess *session) error {
-	return s.jar.write(w, r, cookieSession, sess, s.now().Add(time.Duration(s.cfg.Session.IdleTimeout)), http.SameSiteLaxMode)
+	return s.jar.write(w, r, cookieSession, sess, s.Now().Add(time.Duration(s.cfg.Session.IdleTimeout)), http.SameSiteLaxMode)
 }
 
 // provider returns the discovered provider of an issuer.
@@ -324,7 +328,7 @@ func (s *Service) beginLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// Lax: the provider's redirect to the callback is a cross-site
 	// top-level GET.
-	if err := s.jar.write(w, r, cookieLogin, st, s.now().Add(loginLifetime), http.SameSiteLaxMode); err != nil {
+	if err := s.jar.write(w, r, cookieLogin, st, s.Now().Add(loginLifetime), http.SameSiteLaxMode); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -375,7 +379,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := &session{SID: randomToken(), Domain: st.Domain, Issuer: issuer, IDToken: rawID}
-	sess.set(tok)
+	sess.set(tok, s.Now())
 	if err := s.saveSession(w, r, sess); err != nil {
 		s.fail(w, err)
 		return
@@ -383,9 +387,9 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.cfg.FrontEnd.RedirectURL, http.StatusFound)
 }
 
-// set copies a token response into the session.
-func (sess *session) set(tok *oauth2.Token) {
-	sess.Access = tok.AccessToken
+// set copies a token response, received at now, into the session.
+func (sess *session) set(tok *oauth2.Token, now time.Time) {
+	sess.Access, sess.Issued = tok.AccessToken, now.Unix()
 	if tok.RefreshToken != "" {
 		sess.Refresh = tok.RefreshToken
 	}
@@ -408,8 +412,8 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "missing or wrong " + HeaderAntiForgery + " header"})
 		return
 	}
-	now := s.now()
-	if now.Add(time.Duration(s.cfg.RefreshSkew)).Unix() >= sess.Expiry {
+	now := s.Now()
+	if sess.due(now, time.Duration(s.cfg.RefreshSkew)) {
 		fresh, err := s.refresh(r.Context(), &sess)
 		if err != nil {
 			s.log.InfoContext(r.Context(), "bff: refresh failed; session ended", "issuer", sess.Issuer, "error", err)
@@ -426,6 +430,18 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"accessToken": sess.Access, "expiresIn": max(0, sess.Expiry-now.Unix()), "scope": sess.Scope})
 }
 
+// due reports whether the access token is to be refreshed: expired, or
+// within skew of it, but never in the first half of its life (a provider
+// whose tokens live less than twice the skew would otherwise be asked on
+// every call).
+func (sess *session) due(now time.Time, skew time.Duration) bool {
+	lead := int64(skew / time.Second)
+	if life := sess.Expiry - sess.Issued; life/2 < lead {
+		lead = life / 2
+	}
+	return now.Unix() >= sess.Expiry-lead
+}
+
 // refresh rotates the session's tokens once per refresh token, however many
 // requests ask at the same time.
 func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) {
@@ -433,13 +449,16 @@ func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) 
 		return nil, errors.New("no refresh token")
 	}
 	key := hashKey(sess.Refresh)
-	s.recentMu.Lock()
-	if rr, ok := s.recent[key]; ok && s.now().Before(rr.exp) {
-		s.recentMu.Unlock()
-		return rr.s, nil
+	if fresh := s.recalled(key); fresh != nil {
+		return fresh, nil
 	}
-	s.recentMu.Unlock()
 	v, err, _ := s.flight.Do(key, func() (any, error) {
+		// A flight that finished between the look above and this one
+		// left its answer: a second refresh with the same token would be
+		// a reuse at the provider.
+		if fresh := s.recalled(key); fresh != nil {
+			return fresh, nil
+		}
 		p, err := s.provider(ctx, sess.Issuer)
 		if err != nil {
 			return nil, err
@@ -452,7 +471,7 @@ func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) 
 		}
 		s.refreshes.WithLabelValues("ok").Inc()
 		fresh := *sess
-		fresh.set(tok)
+		fresh.set(tok, s.Now())
 		if id, ok := tok.Extra("id_token").(string); ok && id != "" {
 			fresh.IDToken = id
 		}
@@ -465,9 +484,20 @@ func (s *Service) refresh(ctx context.Context, sess *session) (*session, error) 
 	return v.(*session), nil
 }
 
+// recalled is the answer of a refresh of the token with this key in the
+// last 10 seconds, or nil.
+func (s *Service) recalled(key string) *session {
+	s.recentMu.Lock()
+	defer s.recentMu.Unlock()
+	if rr, ok := s.recent[key]; ok && s.Now().Before(rr.exp) {
+		return rr.s
+	}
+	return nil
+}
+
 // remember keeps a refresh's answer for 10 seconds, dropping stale ones.
 func (s *Service) remember(key string, sess *session) {
-	now := s.now()
+	now := s.Now()
 	s.recentMu.Lock()
 	defer s.recentMu.Unlock()
 	for k, rr := range s.recent {

@@ -113,12 +113,13 @@ func TestBFFAgainstOIDCProvider(t *testing.T) {
 	if st != 200 || at == "" {
 		t.Fatalf("RetrieveAccessToken: %d %v", st, out)
 	}
-	// A skew longer than the provider's 120 s access tokens: a refresh.
+	// A service whose clock is 100 s ahead: the provider's 120 s access
+	// token is due for a refresh there.
 	ln2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.startBFF(t, ln2, "5m")
+	f.startBFF(t, ln2, "30s").Now = ahead(100 * time.Second)
 	refreshing := "http://" + ln2.Addr().String()
 	st, _, out = f.call(t, b, refreshing, "POST", bff.PathRetrieve, token, origin)
 	if at2, _ := out["accessToken"].(string); st != 200 || at2 == "" || at2 == at {
@@ -130,7 +131,12 @@ func TestBFFAgainstOIDCProvider(t *testing.T) {
 	}
 	b2 := newBrowser(t)
 	b2.client.Jar.SetCookies(mustURL(t, bffURL), before)
-	if st, _, _ := f.call(t, b2, refreshing, "POST", bff.PathRetrieve, token, origin); st != 401 {
+	ln3, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.startBFF(t, ln3, "30s").Now = ahead(10 * time.Minute)
+	if st, _, _ := f.call(t, b2, "http://"+ln3.Addr().String(), "POST", bff.PathRetrieve, token, origin); st != 401 {
 		t.Errorf("the old session after LogOut: %d, want 401 (oidc-provider revoked its refresh token)", st)
 	}
 }

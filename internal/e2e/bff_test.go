@@ -31,7 +31,7 @@ type bffFixture struct {
 }
 
 // startBFF runs a BFF with the fixture's config file and refresh skew.
-func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) {
+func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) *bff.Service {
 	t.Helper()
 	body, err := os.ReadFile(f.config)
 	if err != nil {
@@ -52,9 +52,14 @@ func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) {
 	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
+	return svc
 }
 
-func newBFFFixture(t *testing.T) (*bffFixture, func(skew string) string) {
+// ahead is a clock d ahead of the real one: the BFF thinks its tokens are
+// that much older, the provider does not.
+func ahead(d time.Duration) func() time.Time { return func() time.Time { return time.Now().Add(d) } }
+
+func newBFFFixture(t *testing.T) (*bffFixture, func() string) {
 	t.Helper()
 	f := &bffFixture{flow: newFlow(t, options{}), frontEnd: "http://127.0.0.1:1/app", origin: "http://127.0.0.1:2", domain: "acme.idcloud.example.com"}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,33 +69,16 @@ func newBFFFixture(t *testing.T) (*bffFixture, func(skew string) string) {
 	f.url = "http://" + ln.Addr().String()
 	web := f.flow.inst.createApp(t, "acme", "--type", "web", "--name", "tms", "--first-party", "--redirect-uri", f.url+"/callback",
 		"--post-logout-redirect-uri", f.frontEnd, "--access-token-lifetime", "5m")
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	f.config = filepath.Join(t.TempDir(), "base.yaml")
-	cfg := fmt.Sprintf(`public_url: %s
-client:
-  client_id: %s
-  client_secret: %s
-front_end:
-  redirect_url: %s
-  cors_origin: %s
-domains:
-  %s: %s
-cookie:
-  keys: ["%s"]
-`, f.url, web.ClientID, web.ClientSecret, f.frontEnd, f.origin, f.domain, f.flow.issuer, base64.StdEncoding.EncodeToString(key))
-	if err := os.WriteFile(f.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f.config = writeBFFConfig(t, f, web.ClientID, web.ClientSecret)
 	f.startBFF(t, ln, "30s")
-	// A second service with the same keys and a skew longer than the
-	// access token's life: every RetrieveAccessToken refreshes.
-	more := func(skew string) string {
+	// A second service with the same keys whose clock is 4m45s ahead: the
+	// 5-minute access tokens are within its 30 s skew, so it refreshes.
+	more := func() string {
 		ln2, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.startBFF(t, ln2, skew)
+		f.startBFF(t, ln2, "30s").Now = ahead(4*time.Minute + 45*time.Second)
 		return "http://" + ln2.Addr().String()
 	}
 	return f, more
@@ -181,7 +169,7 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 	}
 
 	// Refresh due: five parallel calls refresh once.
-	refreshing := more("10m")
+	refreshing := more()
 	var wg sync.WaitGroup
 	got := make([]string, 5)
 	for i := range got {
@@ -223,7 +211,14 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 	}
 	b2 := newBrowser(t)
 	b2.client.Jar.SetCookies(mustURL(t, f.url), before)
-	if st, _, _ := f.call(t, b2, refreshing, "POST", bff.PathRetrieve, token, f.origin); st != 401 {
+	// A service 10 minutes ahead: the copied session's token has expired
+	// there, and its refresh token is revoked.
+	ln3, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.startBFF(t, ln3, "30s").Now = ahead(10 * time.Minute)
+	if st, _, _ := f.call(t, b2, "http://"+ln3.Addr().String(), "POST", bff.PathRetrieve, token, f.origin); st != 401 {
 		t.Errorf("the old session after LogOut: %d, want 401 (its refresh token is revoked)", st)
 	}
 }
@@ -317,4 +312,29 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// writeBFFConfig writes the BFF's base config (no refresh_skew: startBFF
+// adds it) for the fixture's Gatehouse tenant and returns its path.
+func writeBFFConfig(t *testing.T, f *bffFixture, clientID, secret string) string {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	p := filepath.Join(t.TempDir(), "base.yaml")
+	cfg := fmt.Sprintf(`public_url: %s
+client:
+  client_id: %s
+  client_secret: %s
+front_end:
+  redirect_url: %s
+  cors_origin: %s
+domains:
+  %s: %s
+cookie:
+  keys: ["%s"]
+`, f.url, clientID, secret, f.frontEnd, f.origin, f.domain, f.flow.issuer, base64.StdEncoding.EncodeToString(key))
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
