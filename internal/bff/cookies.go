@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -29,12 +30,6 @@ type cookieJar struct {
 	now    func() time.Time
 }
 
-// envelope is a sealed value with its expiry.
-type envelope struct {
-	Exp int64           `json:"exp"`
-	V   json.RawMessage `json:"v"`
-}
-
 func (j *cookieJar) name(base string) string {
 	if j.secure {
 		return "__Host-" + base
@@ -48,14 +43,14 @@ func aad(name string) []byte { return []byte("gatehouse-bff-cookie\x00" + name) 
 // longer earlier value left behind.
 func (j *cookieJar) write(w http.ResponseWriter, r *http.Request, base string, v any, expires time.Time, sameSite http.SameSite) error {
 	name := j.name(base)
+	// The plaintext is the expiry (8 bytes, big-endian Unix seconds) and
+	// the JSON of v.
+	env := binary.BigEndian.AppendUint64(make([]byte, 0, 1024), uint64(expires.Unix()))
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	env, err := json.Marshal(envelope{Exp: expires.Unix(), V: b})
-	if err != nil {
-		return err
-	}
+	env = append(env, b...)
 	sealed, err := j.ring.Seal(env, aad(name))
 	if err != nil {
 		return err
@@ -89,44 +84,51 @@ func (j *cookieJar) write(w http.ResponseWriter, r *http.Request, base string, v
 // read opens the value of base into v. Anything but a whole, untampered,
 // unexpired value of this cookie under a key of the ring reads as absent.
 func (j *cookieJar) read(r *http.Request, base string, v any) bool {
+	_, ok := j.readExp(r, base, v)
+	return ok
+}
+
+// readExp is read that also returns the value's expiry.
+func (j *cookieJar) readExp(r *http.Request, base string, v any) (time.Time, bool) {
 	name := j.name(base)
 	first, err := r.Cookie(name)
 	if err != nil {
-		return false
+		return time.Time{}, false
 	}
 	ns, rest, ok := strings.Cut(first.Value, "~")
 	n, err := strconv.Atoi(ns)
 	if !ok || err != nil || n < 1 || n > maxChunks || len(ns) > 1 {
-		return false
+		return time.Time{}, false
 	}
-	var b strings.Builder
-	b.WriteString(rest)
-	for i := 1; i < n; i++ {
-		c, err := r.Cookie(name + "." + strconv.Itoa(i))
-		if err != nil {
-			return false
+	sealed := rest
+	if n > 1 {
+		var b strings.Builder
+		b.WriteString(rest)
+		for i := 1; i < n; i++ {
+			c, err := r.Cookie(name + "." + strconv.Itoa(i))
+			if err != nil {
+				return time.Time{}, false
+			}
+			b.WriteString(c.Value)
 		}
-		b.WriteString(c.Value)
+		sealed = b.String()
 	}
-	if b.Len() > maxChunks*chunkSize {
-		return false
+	if len(sealed) > maxChunks*chunkSize {
+		return time.Time{}, false
 	}
-	pt, err := j.ring.Open(b.String(), aad(name))
-	if err != nil {
-		return false
+	pt, err := j.ring.Open(sealed, aad(name))
+	if err != nil || len(pt) < 8 {
+		return time.Time{}, false
 	}
-	var env envelope
-	if json.Unmarshal(pt, &env) != nil {
-		return false
-	}
+	exp := time.Unix(int64(binary.BigEndian.Uint64(pt)), 0)
 	now := time.Now()
 	if j.now != nil {
 		now = j.now()
 	}
-	if now.Unix() >= env.Exp {
-		return false
+	if !now.Before(exp) || json.Unmarshal(pt[8:], v) != nil {
+		return time.Time{}, false
 	}
-	return json.Unmarshal(env.V, v) == nil
+	return exp, true
 }
 
 // clear deletes the cookies of base that the request has.

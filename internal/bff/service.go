@@ -404,7 +404,8 @@ func (sess *session) set(tok *oauth2.Token, now time.Time) {
 // one session refresh once.
 func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 	var sess session
-	if !s.jar.read(r, cookieSession, &sess) {
+	exp, ok := s.jar.readExp(r, cookieSession, &sess)
+	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
 		return
 	}
@@ -422,12 +423,17 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		sess = *fresh
+		exp = time.Time{}
 	}
-	if err := s.saveSession(w, r, &sess); err != nil {
-		s.fail(w, err)
-		return
+	// The idle timeout slides by the minute: the cookie is written again
+	// when it changed or is more than a minute into its window.
+	if idle := time.Duration(s.cfg.Session.IdleTimeout); now.After(exp.Add(-idle + time.Minute)) {
+		if err := s.saveSession(w, r, &sess); err != nil {
+			s.fail(w, err)
+			return
+		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"accessToken": sess.Access, "expiresIn": max(0, sess.Expiry-now.Unix()), "scope": sess.Scope})
+	writeJSON(w, http.StatusOK, retrieved{AccessToken: sess.Access, ExpiresIn: max(0, sess.Expiry-now.Unix()), Scope: sess.Scope})
 }
 
 // due reports whether the access token is to be refreshed: expired, or
@@ -440,6 +446,13 @@ func (sess *session) due(now time.Time, skew time.Duration) bool {
 		lead = life / 2
 	}
 	return now.Unix() >= sess.Expiry-lead
+}
+
+// retrieved is RetrieveAccessToken's answer (R-BFF-2, camelCase as seed 001).
+type retrieved struct {
+	AccessToken string `json:"accessToken"`
+	ExpiresIn   int64  `json:"expiresIn"`
+	Scope       string `json:"scope"`
 }
 
 // refresh rotates the session's tokens once per refresh token, however many
