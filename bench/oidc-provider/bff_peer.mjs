@@ -40,13 +40,5 @@ const provider = new Provider(issuer, {
   issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
   rotateRefreshToken: true,
   ttl: { AccessToken: 120, IdToken: 120, AuthorizationCode: 60, RefreshToken: 3600, Grant: 3600, Session: 3600, Interaction: 600 },
-  // The BFF's callback is plain http on loopback in the tests.
-  clientBasedCORS: () => true,
 });
-provider.proxy = false;
-// oidc-provider refuses plain-http redirect URIs of web clients unless told.
-provider.Client.Schema.prototype.invalidate = function invalidate(message, code) {
-  if (code === 'implicit-force-https' || code === 'implicit-forbid-localhost') return;
-  throw new Error(message);
-};
 provider.listen(port, '127.0.0.1');
