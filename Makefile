@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 200000x
 
-.PHONY: run test build lint fuzz bench bench-flow bench-go
+.PHONY: run test build lint fuzz bench bench-flow bench-bff bench-go
 
 run: ## run Gatehouse on its embedded database in ./gatehouse-data
 	$(GO) run ./cmd/gatehouse serve
@@ -27,3 +27,6 @@ bench: ## load benchmark: Gatehouse vs oidc-provider, same run (see bench/README
 
 bench-flow: ## user-flow benchmark (introspection, code, refresh, login) vs oidc-provider (see bench/README.md)
 	bash bench/flow.sh
+
+bench-bff: ## token-management service: RetrieveAccessToken over HTTP (see bench/README.md)
+	bash bench/bff.sh
