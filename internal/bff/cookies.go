@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"net/http"
@@ -19,7 +20,8 @@ const (
 	maxChunks = 8
 )
 
-// cookieJar seals values into cookies. Every value carries its own expiry
+// cookieJar seals values into cookies: as their binary encoding when they
+// have one (the session: the hot path of RetrieveAccessToken), else as JSON. Every value carries its own expiry
 // (a copied cookie does not outlive it) and is bound to its cookie name by
 // the associated data (a value cannot pass for another cookie's).
 type cookieJar struct {
@@ -46,7 +48,13 @@ func (j *cookieJar) write(w http.ResponseWriter, r *http.Request, base string, v
 	// The plaintext is the expiry (8 bytes, big-endian Unix seconds) and
 	// the JSON of v.
 	env := binary.BigEndian.AppendUint64(make([]byte, 0, 1024), uint64(expires.Unix()))
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if m, ok := v.(encoding.BinaryMarshaler); ok {
+		b, err = m.MarshalBinary()
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}
@@ -125,10 +133,15 @@ func (j *cookieJar) readExp(r *http.Request, base string, v any) (time.Time, boo
 	if j.now != nil {
 		now = j.now()
 	}
-	if !now.Before(exp) || json.Unmarshal(pt[8:], v) != nil {
+	if !now.Before(exp) {
 		return time.Time{}, false
 	}
-	return exp, true
+	if u, ok := v.(encoding.BinaryUnmarshaler); ok {
+		err = u.UnmarshalBinary(pt[8:])
+	} else {
+		err = json.Unmarshal(pt[8:], v)
+	}
+	return exp, err == nil
 }
 
 // clear deletes the cookies of base that the request has.

@@ -213,3 +213,23 @@ func TestSessionDue(t *testing.T) {
 		}
 	}
 }
+
+// The session's binary encoding round-trips, and no byte string makes the
+// decoder panic or accept what it would not write itself.
+func FuzzSessionBinary(f *testing.F) {
+	s := &session{SID: "sid", Domain: "a.b.com", Issuer: "https://i", Access: "at", Refresh: "rt", IDToken: "id", Scope: "openid", Expiry: 1 << 40, Issued: -5}
+	b, _ := s.MarshalBinary()
+	f.Add(b)
+	f.Add(b[:len(b)-1])
+	f.Add([]byte{1, 200, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got session
+		if got.UnmarshalBinary(b) != nil {
+			return
+		}
+		again, _ := got.MarshalBinary()
+		if string(again) != string(b) {
+			t.Fatalf("accepted %x, which encodes back as %x", b, again)
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,49 @@ type session struct {
 	// Issued is when the access token came, by the service's clock.
 	Issued int64  `json:"n"`
 	Scope  string `json:"s,omitempty"`
+}
+
+// sessionVersion is the first byte of a session's binary encoding.
+const sessionVersion = 1
+
+// MarshalBinary encodes the session: a version byte, then each string as a
+// uvarint length and its bytes, then the two times as varints. JSON cost a
+// third of RetrieveAccessToken's CPU.
+func (sess *session) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 64+len(sess.SID)+len(sess.Domain)+len(sess.Issuer)+len(sess.Access)+len(sess.Refresh)+len(sess.IDToken)+len(sess.Scope))
+	b = append(b, sessionVersion)
+	for _, f := range []string{sess.SID, sess.Domain, sess.Issuer, sess.Access, sess.Refresh, sess.IDToken, sess.Scope} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	b = binary.AppendVarint(b, sess.Expiry)
+	return binary.AppendVarint(b, sess.Issued), nil
+}
+
+// UnmarshalBinary decodes MarshalBinary's encoding, refusing anything else
+// (varints too must be in their shortest form).
+func (sess *session) UnmarshalBinary(b []byte) error {
+	bad := errors.New("bff: not a session")
+	if len(b) == 0 || b[0] != sessionVersion {
+		return bad
+	}
+	b = b[1:]
+	for _, f := range []*string{&sess.SID, &sess.Domain, &sess.Issuer, &sess.Access, &sess.Refresh, &sess.IDToken, &sess.Scope} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || k != len(binary.AppendUvarint(nil, n)) || n > uint64(len(b)-k) {
+			return bad
+		}
+		*f = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	for i, t := range []*int64{&sess.Expiry, &sess.Issued} {
+		v, k := binary.Varint(b)
+		if k <= 0 || k != len(binary.AppendVarint(nil, v)) || (i == 1 && k != len(b)) {
+			return bad
+		}
+		*t, b = v, b[k:]
+	}
+	return nil
 }
 
 // loginState is the short-lived cookie of a login in progress.
