@@ -2,6 +2,7 @@ package saml
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -176,6 +177,17 @@ func (p *IdP) tenantOf(w http.ResponseWriter, r *http.Request) (string, *keys.Se
 func (p *IdP) refuse(w http.ResponseWriter, r *http.Request, tid string, status int, detail string) {
 	p.log().InfoContext(r.Context(), "saml request refused", "tenant", tid, "reason", detail)
 	p.Sessions.Message(w, r, tid, status, "The sign-in request cannot be accepted", detail)
+}
+
+// fail answers a handler's error: the sender's (*errBad) with the 400 page
+// that says why, any other with the 500 page.
+func (p *IdP) fail(w http.ResponseWriter, r *http.Request, tid string, err error) {
+	var b *errBad
+	if errors.As(err, &b) {
+		p.refuse(w, r, tid, http.StatusBadRequest, b.msg)
+		return
+	}
+	p.serverError(w, r, tid, err)
 }
 
 func (p *IdP) serverError(w http.ResponseWriter, r *http.Request, tid string, err error) {

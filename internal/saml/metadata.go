@@ -29,11 +29,17 @@ type cachedMetadata struct {
 // §2.4.3): the SSO and SLO services of both bindings, the NameID formats,
 // and the signing certificates of the SAML line, active then next.
 func (p *IdP) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	p.serveSigned(w, r, "saml", p.Metadata)
+}
+
+// serveSigned serves the tenant's signed metadata document of a kind,
+// made by build (cached: metadataDoc).
+func (p *IdP) serveSigned(w http.ResponseWriter, r *http.Request, kind string, build func(tid string, ks *keys.Set, now time.Time) *etree.Element) {
 	tid, ks, ok := p.tenantOf(w, r)
 	if !ok {
 		return
 	}
-	doc, err := p.metadataDoc(tid, "saml", ks, func(now time.Time) *etree.Element { return p.Metadata(tid, ks, now) })
+	doc, err := p.metadataDoc(tid, kind, ks, func(now time.Time) *etree.Element { return build(tid, ks, now) })
 	if err != nil {
 		p.serverError(w, r, tid, err)
 		return

@@ -132,17 +132,7 @@ func attrNameFormat(name string) string {
 // newResponse builds a Response around an assertion element (nil for an
 // error response).
 func newResponse(issuer, destination, inResponseTo, status, statusMessage string, now time.Time, assertion *etree.Element) *etree.Element {
-	el := etree.NewElement("saml2p:Response")
-	el.CreateAttr("xmlns:saml2p", nsProtocol)
-	el.CreateAttr("xmlns:saml2", nsAssertion)
-	el.CreateAttr("Destination", destination)
-	el.CreateAttr("ID", newID())
-	if inResponseTo != "" {
-		el.CreateAttr("InResponseTo", inResponseTo)
-	}
-	el.CreateAttr("IssueInstant", xsTime(now))
-	el.CreateAttr("Version", "2.0")
-	el.CreateElement("saml2:Issuer").SetText(issuer)
+	el := newMessage("saml2p:Response", issuer, destination, inResponseTo, now)
 	st := el.CreateElement("saml2p:Status")
 	code := st.CreateElement("saml2p:StatusCode")
 	if status == StatusSuccess {
@@ -164,6 +154,24 @@ func newResponse(issuer, destination, inResponseTo, status, statusMessage string
 	if assertion != nil {
 		el.AddChild(assertion)
 	}
+	return el
+}
+
+// newMessage is a protocol message (Core §3.2.2) with its namespaces,
+// Destination, a fresh ID, InResponseTo (when not empty), IssueInstant,
+// Version and Issuer.
+func newMessage(tag, issuer, destination, inResponseTo string, now time.Time) *etree.Element {
+	el := etree.NewElement(tag)
+	el.CreateAttr("xmlns:saml2p", nsProtocol)
+	el.CreateAttr("xmlns:saml2", nsAssertion)
+	el.CreateAttr("Destination", destination)
+	el.CreateAttr("ID", newID())
+	if inResponseTo != "" {
+		el.CreateAttr("InResponseTo", inResponseTo)
+	}
+	el.CreateAttr("IssueInstant", xsTime(now))
+	el.CreateAttr("Version", "2.0")
+	el.CreateElement("saml2:Issuer").SetText(issuer)
 	return el
 }
 

@@ -109,12 +109,7 @@ func (p *IdP) slo(w http.ResponseWriter, r *http.Request) {
 		err = p.logoutRequested(w, r, tid, ks)
 	}
 	if err != nil {
-		var b *errBad
-		if errors.As(err, &b) {
-			p.refuse(w, r, tid, http.StatusBadRequest, b.msg)
-			return
-		}
-		p.serverError(w, r, tid, err)
+		p.fail(w, r, tid, err)
 	}
 }
 
@@ -360,15 +355,8 @@ func (p *IdP) logoutAnswered(w http.ResponseWriter, r *http.Request, tid string,
 
 // newLogoutRequest is the IdP's LogoutRequest to an app of the session.
 func (p *IdP) newLogoutRequest(tid string, a *app.App, pt grant.Participant, now time.Time) *etree.Element {
-	el := etree.NewElement("saml2p:LogoutRequest")
-	el.CreateAttr("xmlns:saml2p", nsProtocol)
-	el.CreateAttr("xmlns:saml2", nsAssertion)
-	el.CreateAttr("Destination", a.SAML.SLOURL)
-	el.CreateAttr("ID", newID())
-	el.CreateAttr("IssueInstant", xsTime(now))
+	el := newMessage("saml2p:LogoutRequest", p.Issuer(tid), a.SAML.SLOURL, "", now)
 	el.CreateAttr("NotOnOrAfter", xsTime(now.Add(p.assertionLifetime())))
-	el.CreateAttr("Version", "2.0")
-	el.CreateElement("saml2:Issuer").SetText(p.Issuer(tid))
 	nid := el.CreateElement("saml2:NameID")
 	nid.CreateAttr("Format", pt.NameIDFormat)
 	nid.SetText(pt.NameID)
@@ -378,17 +366,7 @@ func (p *IdP) newLogoutRequest(tid string, a *app.App, pt grant.Participant, now
 
 // newLogoutResponse is a successful LogoutResponse (Core §3.7.2).
 func newLogoutResponse(issuer, destination, inResponseTo string, now time.Time) *etree.Element {
-	el := etree.NewElement("saml2p:LogoutResponse")
-	el.CreateAttr("xmlns:saml2p", nsProtocol)
-	el.CreateAttr("xmlns:saml2", nsAssertion)
-	el.CreateAttr("Destination", destination)
-	el.CreateAttr("ID", newID())
-	if inResponseTo != "" {
-		el.CreateAttr("InResponseTo", inResponseTo)
-	}
-	el.CreateAttr("IssueInstant", xsTime(now))
-	el.CreateAttr("Version", "2.0")
-	el.CreateElement("saml2:Issuer").SetText(issuer)
+	el := newMessage("saml2p:LogoutResponse", issuer, destination, inResponseTo, now)
 	el.CreateElement("saml2p:Status").CreateElement("saml2p:StatusCode").CreateAttr("Value", StatusSuccess)
 	return el
 }

@@ -30,12 +30,7 @@ func (p *IdP) sso(w http.ResponseWriter, r *http.Request) {
 	}
 	req, client, err := p.readAuthnRequest(w, r, tid)
 	if err != nil {
-		var b *errBad
-		if errors.As(err, &b) {
-			p.refuse(w, r, tid, http.StatusBadRequest, b.msg)
-			return
-		}
-		p.serverError(w, r, tid, err)
+		p.fail(w, r, tid, err)
 		return
 	}
 	p.decide(w, r, tid, client, req, false)

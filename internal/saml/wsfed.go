@@ -1,7 +1,6 @@
 package saml
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -57,12 +56,7 @@ func (p *IdP) wsfed(w http.ResponseWriter, r *http.Request) {
 	case waSignIn:
 		req, client, err := p.readSignIn(r, tid, q)
 		if err != nil {
-			var b *errBad
-			if errors.As(err, &b) {
-				p.refuse(w, r, tid, http.StatusBadRequest, b.msg)
-				return
-			}
-			p.serverError(w, r, tid, err)
+			p.fail(w, r, tid, err)
 			return
 		}
 		p.decide(w, r, tid, client, req, false)
@@ -179,18 +173,7 @@ func (p *IdP) answerWSFed(w http.ResponseWriter, ks *keys.Set, client *app.App, 
 // (WS-Federation 1.2 §3.1): a SecurityTokenServiceType role with the signing
 // certificates, the token type offered and the passive requestor endpoint.
 func (p *IdP) serveWSFedMetadata(w http.ResponseWriter, r *http.Request) {
-	tid, ks, ok := p.tenantOf(w, r)
-	if !ok {
-		return
-	}
-	doc, err := p.metadataDoc(tid, "wsfed", ks, func(now time.Time) *etree.Element { return p.federationMetadata(tid, ks, now) })
-	if err != nil {
-		p.serverError(w, r, tid, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/samlmetadata+xml")
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	_, _ = w.Write(doc)
+	p.serveSigned(w, r, "wsfed", p.federationMetadata)
 }
 
 // federationMetadata builds the tenant's unsigned federation metadata.
