@@ -150,11 +150,28 @@ func TestBFFInRealBrowser(t *testing.T) {
 		t.Fatalf("a third origin read the BFF: %q", out)
 	}
 
+	// Gatehouse handed out two refresh tokens (the login's, then one
+	// refresh for the five calls): the first is rotated away, the second
+	// is live until LogOut.
+	rts := f.wire.refreshTokens()
+	if len(rts) != 2 {
+		t.Fatalf("refresh tokens from Gatehouse: %d, want 2 (login, one refresh)", len(rts))
+	}
+	if in := introspect(t, flow, web, rts[0]); in["active"] != false {
+		t.Errorf("the rotated refresh token: %v", in)
+	}
+	if in := introspect(t, flow, web, rts[1]); in["active"] != true || in["sub"] != flow.userID {
+		t.Fatalf("the session's refresh token before LogOut: %v", in)
+	}
+
 	if err := chromedp.Do(ctx, chromedp.Navigate(app+"?logout")); err != nil {
 		t.Fatal(err)
 	}
 	if out := waitText(t, ctx, `#out`, "logged-out", "error"); out != "logged-out 200 isLoggedIn=false" {
 		t.Fatalf("logout: %q", out)
+	}
+	if in := introspect(t, flow, web, rts[1]); in["active"] != false {
+		t.Errorf("the session's refresh token after LogOut: %v, want inactive (revoked by the BFF, RFC 7009)", in)
 	}
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -28,6 +29,45 @@ type bffFixture struct {
 	origin   string
 	config   string // the config file
 	domain   string
+	wire     wireLog    // the refresh tokens the providers handed the BFFs
+	app      createdApp // the BFF's client at Gatehouse
+}
+
+// wireLog is the BFFs' HTTP transport in the tests: it reads the refresh
+// tokens off the token endpoints' answers, so that a test can introspect
+// what the encrypted cookies hold.
+type wireLog struct {
+	mu      sync.Mutex
+	refresh []string
+}
+
+func (l *wireLog) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/token") {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var tok struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(body, &tok) == nil && tok.RefreshToken != "" {
+		l.mu.Lock()
+		l.refresh = append(l.refresh, tok.RefreshToken)
+		l.mu.Unlock()
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// refreshTokens are the refresh tokens handed out so far, oldest first.
+func (l *wireLog) refreshTokens() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.refresh...)
 }
 
 // startBFF runs a BFF with the fixture's config file and refresh skew.
@@ -45,7 +85,7 @@ func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) *bff.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := bff.New(cfg, nil, nil)
+	svc, err := bff.New(cfg, &http.Client{Timeout: 10 * time.Second, Transport: &f.wire}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +109,7 @@ func newBFFFixture(t *testing.T) (*bffFixture, func() string) {
 	f.url = "http://" + ln.Addr().String()
 	web := f.flow.inst.createApp(t, "acme", "--type", "web", "--name", "tms", "--first-party", "--redirect-uri", f.url+"/callback",
 		"--post-logout-redirect-uri", f.frontEnd, "--access-token-lifetime", "5m")
+	f.app = web
 	f.config = writeBFFConfig(t, f, web.ClientID, web.ClientSecret)
 	f.startBFF(t, ln, "30s")
 	// A second service with the same keys whose clock is 4m45s ahead: the
@@ -199,12 +240,23 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 		t.Errorf("metrics after five parallel refreshing calls:\n%s", grepLines(mb.String(), "gatehouse_bff"))
 	}
 
-	// LogOut revokes the refresh token: a copy of the session cookies from
-	// before it can no longer refresh.
+	rts := f.wire.refreshTokens()
+	if len(rts) != 2 {
+		t.Fatalf("refresh tokens from Gatehouse: %d, want 2 (login, one refresh)", len(rts))
+	}
+	if in := introspect(t, f.flow, f.app, rts[1]); in["active"] != true {
+		t.Fatalf("the session's refresh token before LogOut: %v", in)
+	}
+
+	// LogOut revokes the refresh token: it is inactive at introspection,
+	// and a copy of the session cookies from before can no longer refresh.
 	before := b.client.Jar.Cookies(mustURL(t, f.url))
 	st, _, out = f.call(t, b, f.url, "POST", bff.PathLogOut, token, f.origin)
 	if st != 200 || !strings.HasPrefix(fmt.Sprint(out["endSessionUrl"]), f.flow.issuer+"/oauth/logout?") {
 		t.Fatalf("LogOut: %d %v", st, out)
+	}
+	if in := introspect(t, f.flow, f.app, rts[1]); in["active"] != false {
+		t.Errorf("the session's refresh token after LogOut: %v, want inactive", in)
 	}
 	if st, _, out := f.call(t, b, f.url, "GET", bff.PathCheckSession, "", ""); out["isLoggedIn"] != false {
 		t.Errorf("CheckSession after LogOut: %d %v", st, out)
