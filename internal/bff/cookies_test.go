@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 )
 
@@ -210,6 +212,36 @@ func TestSessionDue(t *testing.T) {
 		s := &session{Issued: now.Unix() + tc.issued, Expiry: now.Unix() + tc.expiry}
 		if got := s.due(now, skew); got != tc.want {
 			t.Errorf("issued %+d s, expires %+d s: due %v, want %v", tc.issued, tc.expiry, got, tc.want)
+		}
+	}
+}
+
+// R-BFF-2: a token response without expires_in is not refreshed on every
+// call: a JWT access token's exp counts, else a lifetime of 5 minutes.
+func TestSessionSetWithoutExpiry(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	jwt := func(claims string) string {
+		return "eyJhbGciOiJFUzI1NiJ9." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		name string
+		tok  *oauth2.Token
+		want int64
+	}{
+		{"expires_in given", &oauth2.Token{AccessToken: jwt(`{"exp":1000900}`), Expiry: now.Add(time.Minute)}, 1_000_060},
+		{"JWT exp", &oauth2.Token{AccessToken: jwt(`{"exp":1000900}`)}, 1_000_900},
+		{"opaque", &oauth2.Token{AccessToken: "opaque-token"}, 1_000_300},
+		{"JWT without exp", &oauth2.Token{AccessToken: jwt(`{"sub":"x"}`)}, 1_000_300},
+		{"not base64", &oauth2.Token{AccessToken: "a.%%%.c"}, 1_000_300},
+		{"not JSON", &oauth2.Token{AccessToken: jwt(`[1]`)}, 1_000_300},
+	} {
+		var s session
+		s.set(tc.tok, now)
+		if s.Expiry != tc.want {
+			t.Errorf("%s: expiry %d, want %d", tc.name, s.Expiry, tc.want)
+		}
+		if s.due(now, 30*time.Second) {
+			t.Errorf("%s: due at once", tc.name)
 		}
 	}
 }

@@ -431,6 +431,11 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, s.cfg.FrontEnd.RedirectURL, http.StatusFound)
 }
 
+// unknownLifetime is the access token's assumed lifetime when the provider
+// gives no expires_in (RFC 6749 §5.1 only recommends it) and the token is
+// not a JWT with an exp: without one, every call would refresh.
+const unknownLifetime = 5 * time.Minute
+
 // set copies a token response, received at now, into the session.
 func (sess *session) set(tok *oauth2.Token, now time.Time) {
 	sess.Access, sess.Issued = tok.AccessToken, now.Unix()
@@ -438,9 +443,33 @@ func (sess *session) set(tok *oauth2.Token, now time.Time) {
 		sess.Refresh = tok.RefreshToken
 	}
 	sess.Expiry = tok.Expiry.Unix()
+	if tok.Expiry.IsZero() {
+		sess.Expiry = jwtExpiry(tok.AccessToken, now.Add(unknownLifetime).Unix())
+	}
 	if sc, ok := tok.Extra("scope").(string); ok {
 		sess.Scope = sc
 	}
+}
+
+// jwtExpiry is the exp claim of a JWT access token, read without checking
+// the signature (it only schedules the refresh; the API checks the token),
+// or otherwise if the token is not a JWT with an exp in the future.
+func jwtExpiry(token string, otherwise int64) int64 {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return otherwise
+	}
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return otherwise
+	}
+	var c struct {
+		Exp int64 `json:"exp"`
+	}
+	if json.Unmarshal(body, &c) != nil || c.Exp <= 0 {
+		return otherwise
+	}
+	return c.Exp
 }
 
 // retrieve hands the front end the access token, refreshed first when it
