@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -80,30 +81,42 @@ func (sess *session) MarshalBinary() ([]byte, error) {
 	return binary.AppendVarint(b, sess.Issued), nil
 }
 
+var errNotSession = errors.New("bff: not a session")
+
 // UnmarshalBinary decodes MarshalBinary's encoding, refusing anything else
 // (varints too must be in their shortest form).
 func (sess *session) UnmarshalBinary(b []byte) error {
-	bad := errors.New("bff: not a session")
 	if len(b) == 0 || b[0] != sessionVersion {
-		return bad
+		return errNotSession
 	}
 	b = b[1:]
-	for _, f := range []*string{&sess.SID, &sess.Domain, &sess.Issuer, &sess.Access, &sess.Refresh, &sess.IDToken, &sess.Scope} {
+	for _, f := range [...]*string{&sess.SID, &sess.Domain, &sess.Issuer, &sess.Access, &sess.Refresh, &sess.IDToken, &sess.Scope} {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || k != len(binary.AppendUvarint(nil, n)) || n > uint64(len(b)-k) {
-			return bad
+		if k <= 0 || k != uvarintLen(n) || n > uint64(len(b)-k) {
+			return errNotSession
 		}
 		*f = string(b[k : k+int(n)])
 		b = b[k+int(n):]
 	}
-	for i, t := range []*int64{&sess.Expiry, &sess.Issued} {
+	for i, t := range [...]*int64{&sess.Expiry, &sess.Issued} {
 		v, k := binary.Varint(b)
-		if k <= 0 || k != len(binary.AppendVarint(nil, v)) || (i == 1 && k != len(b)) {
-			return bad
+		// Varint's zigzag form: the shortest encoding of v is that of
+		// the uvarint it maps to.
+		if k <= 0 || k != uvarintLen(uint64(v)<<1^uint64(v>>63)) || (i == 1 && k != len(b)) {
+			return errNotSession
 		}
 		*t, b = v, b[k:]
 	}
 	return nil
+}
+
+// uvarintLen is the length of the shortest uvarint encoding of n.
+func uvarintLen(n uint64) int {
+	k := 1
+	for ; n >= 0x80; n >>= 7 {
+		k++
+	}
+	return k
 }
 
 // loginState is the short-lived cookie of a login in progress.
@@ -123,6 +136,8 @@ type Service struct {
 
 	mu        sync.Mutex
 	providers map[string]*oidc.Provider // by issuer
+
+	allowOrigin []string // the Access-Control-Allow-Origin value
 
 	// recent keeps each refresh's answer for a few seconds, by the
 	// refreshed token, so that a request that raced the refresh with the
@@ -166,6 +181,7 @@ func New(cfg *Config, httpClient *http.Client, log *slog.Logger) (*Service, erro
 	}
 	s.reg.MustRegister(s.requests, s.refreshes, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.jar.now = func() time.Time { return s.Now() }
+	s.allowOrigin = []string{cfg.FrontEnd.CORSOrigin}
 	return s, nil
 }
 
@@ -184,13 +200,15 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // counted counts a handler's requests under endpoint.
 func (s *Service) counted(endpoint string, h http.HandlerFunc) http.HandlerFunc {
+	ok := s.requests.WithLabelValues(endpoint, "200")
 	return func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		h(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
+		if sw.status == 0 || sw.status == http.StatusOK {
+			ok.Inc()
+			return
 		}
-		s.requests.WithLabelValues(endpoint, fmt.Sprint(sw.status)).Inc()
+		s.requests.WithLabelValues(endpoint, strconv.Itoa(sw.status)).Inc()
 	}
 }
 
@@ -220,10 +238,12 @@ func (s *Service) cors(h http.HandlerFunc) http.HandlerFunc {
 		origin := r.Header.Get("Origin")
 		switch {
 		case origin == s.cfg.FrontEnd.CORSOrigin:
+			// Assigned, not Set: the keys are canonical, and the value
+			// slices are shared read-only (an Add would copy them).
 			hd := w.Header()
-			hd.Set("Access-Control-Allow-Origin", origin)
-			hd.Set("Access-Control-Allow-Credentials", "true")
-			hd.Set("Vary", "Origin")
+			hd["Access-Control-Allow-Origin"] = s.allowOrigin
+			hd["Access-Control-Allow-Credentials"] = headerTrue
+			hd["Vary"] = headerOrigin
 			if r.Method == http.MethodOptions {
 				hd.Set("Access-Control-Allow-Methods", "GET, POST")
 				hd.Set("Access-Control-Allow-Headers", HeaderAntiForgery+", Content-Type")
@@ -233,10 +253,18 @@ func (s *Service) cors(h http.HandlerFunc) http.HandlerFunc {
 			http.Error(w, "origin not allowed", http.StatusForbidden)
 			return
 		}
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header()["Cache-Control"] = headerNoStore
 		h(w, r)
 	}
 }
+
+// Shared header values (never modified).
+var (
+	headerTrue    = []string{"true"}
+	headerOrigin  = []string{"Origin"}
+	headerNoStore = []string{"no-store"}
+	headerJSON    = []string{"application/json"}
+)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
@@ -253,9 +281,15 @@ func randomToken() string {
 // requestToken is the anti-forgery request token: an HMAC of the session
 // ID under the secret of the anti-forgery cookie.
 func requestToken(secret, sid string) string {
+	return base64.RawURLEncoding.EncodeToString(requestMAC(secret, sid))
+}
+
+// requestMAC is the request token before its base64.
+func requestMAC(secret, sid string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("gatehouse-bff-rvt\x00" + sid))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	m.Write([]byte("gatehouse-bff-rvt\x00"))
+	m.Write([]byte(sid))
+	return m.Sum(make([]byte, 0, sha256.Size))
 }
 
 // checkSession answers whether the browser is logged in, never with a
@@ -290,10 +324,14 @@ func (s *Service) checkSession(w http.ResponseWriter, r *http.Request) {
 func (s *Service) antiForgery(r *http.Request, sid string) bool {
 	var secret string
 	got := r.Header.Get(HeaderAntiForgery)
-	if got == "" || !s.jar.read(r, cookieCSRF, &secret) {
+	if len(got) != base64.RawURLEncoding.EncodedLen(sha256.Size) || !s.jar.read(r, cookieCSRF, &secret) {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(got), []byte(requestToken(secret, sid))) == 1
+	var mac [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Decode(mac[:], []byte(got)); err != nil || n != len(mac) {
+		return false
+	}
+	return hmac.Equal(mac[:], requestMAC(secret, sid))
 }
 
 // saveSession writes the session cookie with a fresh idle expiry.
@@ -506,7 +544,34 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, retrieved{AccessToken: sess.Access, ExpiresIn: max(0, sess.Expiry-now.Unix()), Scope: sess.Scope})
+	w.Header()["Content-Type"] = headerJSON
+	_, _ = w.Write(retrieved{AccessToken: sess.Access, ExpiresIn: max(0, sess.Expiry-now.Unix()), Scope: sess.Scope}.appendJSON(make([]byte, 0, 64+len(sess.Access)+len(sess.Scope))))
+}
+
+// appendJSON appends the answer's JSON, as encoding/json writes it, without
+// reflection (the hot path).
+func (t retrieved) appendJSON(b []byte) []byte {
+	b = append(b, `{"accessToken":`...)
+	b = appendJSONString(b, t.AccessToken)
+	b = append(b, `,"expiresIn":`...)
+	b = strconv.AppendInt(b, t.ExpiresIn, 10)
+	b = append(b, `,"scope":`...)
+	b = appendJSONString(b, t.Scope)
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as a JSON string: as is when it is printable
+// ASCII needing no escape (tokens and scopes are), else by encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // due reports whether the access token is to be refreshed: expired, or

@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -74,4 +75,20 @@ func TestServiceKeyRotation(t *testing.T) {
 	if in, _ := checkSession(t, testService(t, newKey(t)), cookies); in {
 		t.Error("a service without the key read the session")
 	}
+}
+
+// RetrieveAccessToken's hand-written JSON is byte for byte what
+// encoding/json writes, for any token and scope.
+func FuzzRetrievedJSON(f *testing.F) {
+	for _, s := range []string{"eyJhbGciOiJFUzI1NiJ9.e30.c2ln", "openid offline_access", "", `a"b\c`, "<&>", "é\u2028\x00\x7f"} {
+		f.Add(s, int64(300))
+	}
+	f.Fuzz(func(t *testing.T, s string, n int64) {
+		v := retrieved{AccessToken: s, ExpiresIn: n, Scope: s + " api"}
+		var want bytes.Buffer
+		_ = json.NewEncoder(&want).Encode(v)
+		if got := v.appendJSON(nil); string(got) != want.String() {
+			t.Fatalf("appendJSON %q, encoding/json %q", got, want.String())
+		}
+	})
 }
