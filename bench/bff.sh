@@ -81,7 +81,7 @@ BPID=$!
 PIDS+=("$BPID")
 wait_up "$BURL/healthz" "$BPID" bff
 {
-	echo "RetrieveAccessToken over HTTP, no refresh due ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, commit $(git -C "$ROOT" rev-parse --short HEAD), $WORKERS workers, $DURATION after $WARMUP)"
+	echo "RetrieveAccessToken over HTTP, no refresh due ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, commit $(git -C "$ROOT" describe --always --dirty), $WORKERS workers, $DURATION after $WARMUP)"
 	for ((i = 1; i <= ROUNDS; i++)); do
 		BFF_PASSWORD=$PASSWORD "$OUT/bffload" -bff "$BURL" -domain "$DOMAIN" -username alice -origin "$ORIGIN" -front-end "$FRONT" \
 			-pid "$BPID" -workers "$WORKERS" -duration "$DURATION" -warmup "$WARMUP"
