@@ -96,6 +96,10 @@ func TestSQLite(t *testing.T) {
 		db, _ := open(t)
 		return db
 	})
+	storetest.RunBFFSessions(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -202,6 +206,10 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunThemes(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunBFFSessions(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db
 	})
