@@ -64,7 +64,7 @@ func RunBFFSessions(t *testing.T, open func(t *testing.T) *store.DB) {
 	t.Run("BFFSessions/Revoke", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
-		for i, s := range []store.BFFSession{mk("a1", "alice", 0), mk("a2", "alice", time.Second), mk("b1", "bob", 2 * time.Second), mk("c1", "carol", 3 * time.Second)} {
+		for i, s := range []store.BFFSession{mk("a1", "alice", 0), mk("a2", "alice", time.Second), mk("b1", "bob", 2*time.Second), mk("c1", "carol", 3*time.Second)} {
 			must(t, db.CreateBFFSession(t.Context(), svc, s))
 			if i == 0 {
 				must(t, db.CreateBFFSession(t.Context(), other, s))
