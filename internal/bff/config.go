@@ -42,6 +42,9 @@ type Config struct {
 	} `json:"cookie"`
 	Session struct {
 		IdleTimeout Duration `json:"idle_timeout"`
+		// Store is a postgres:// URL for server-side sessions (ended
+		// there by gatehouse bff revoke); empty: the cookies alone.
+		Store string `json:"store"`
 	} `json:"session"`
 	RefreshSkew Duration `json:"refresh_skew"`
 }
@@ -73,7 +76,9 @@ const (
 )
 
 // LoadConfig reads and checks the file at path; the client secret may also
-// come from GATEHOUSE_BFF_CLIENT_SECRET (getenv), and wins over the file's.
+// come from GATEHOUSE_BFF_CLIENT_SECRET and the session store's URL (it
+// may hold a password) from GATEHOUSE_BFF_SESSION_STORE (getenv), each
+// winning over the file's.
 // Every problem is reported at once, each with its key.
 func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -89,6 +94,9 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv("GATEHOUSE_BFF_CLIENT_SECRET"); v != "" {
 		c.Client.ClientSecret = v
+	}
+	if v := getenv("GATEHOUSE_BFF_SESSION_STORE"); v != "" {
+		c.Session.Store = v
 	}
 	if err := c.finish(); err != nil {
 		return nil, fmt.Errorf("bff config %s: %w", path, err)
@@ -163,6 +171,11 @@ func (c *Config) finish() error {
 	}
 	if time.Duration(c.Session.IdleTimeout) < time.Minute || time.Duration(c.Session.IdleTimeout) > 24*time.Hour {
 		bad("session.idle_timeout", "must be between 1m and 24h")
+	}
+	if st := c.Session.Store; st != "" {
+		if u, err := url.Parse(st); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+			bad("session.store", "must be a postgres:// URL (or be left out: the cookies alone)")
+		}
 	}
 	if c.RefreshSkew == 0 {
 		c.RefreshSkew = Duration(DefaultRefreshSkew)

@@ -68,6 +68,7 @@ cookie:
   keys: ["c2hvcnQ="]
 session:
   idle_timeout: 10s
+  store: mysql://db/tms
 refresh_skew: 1h
 `
 	_, err := LoadConfig(writeConfig(t, body), func(string) string { return "" })
@@ -75,10 +76,14 @@ refresh_skew: 1h
 		t.Fatal("accepted")
 	}
 	for _, key := range []string{"public_url", "client.client_id", "client.callback_path", "client.use_pkce", "front_end.redirect_url",
-		"front_end.cors_origin", "domains.localhost", "cookie.keys", "session.idle_timeout", "refresh_skew"} {
+		"front_end.cors_origin", "domains.localhost", "cookie.keys", "session.idle_timeout", "session.store", "refresh_skew"} {
 		if !strings.Contains(err.Error(), key+":") {
 			t.Errorf("the error does not name %s:\n%v", key, err)
 		}
+	}
+	env := map[string]string{"GATEHOUSE_BFF_SESSION_STORE": "postgres://tms:pw@db.example.com/tms"}
+	if c, err := LoadConfig(writeConfig(t, minimalConfig(t)), func(k string) string { return env[k] }); err != nil || c.Session.Store != env["GATEHOUSE_BFF_SESSION_STORE"] {
+		t.Errorf("the session store from the environment: %v %+v", err, c)
 	}
 	if _, err := LoadConfig(writeConfig(t, minimalConfig(t)+"unknown_key: 1\n"), func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "unknown_key") {
 		t.Errorf("an unknown key: %v", err)

@@ -124,10 +124,36 @@ type loginState struct {
 	State, Nonce, Verifier, Domain string
 }
 
+// SessionStore keeps the service's sessions on the server as well as in
+// the cookies (session.store), so that an operator can end them there. It
+// holds no token: a session is known by StoredID of its ID.
+type SessionStore interface {
+	Create(ctx context.Context, s StoredSession) error
+	// Live reports whether the session exists and has not expired at now.
+	Live(ctx context.Context, id string, now time.Time) (bool, error)
+	// Extend moves a session's expiry (the sliding idle timeout).
+	Extend(ctx context.Context, id string, expires time.Time) error
+	Delete(ctx context.Context, id string) error
+}
+
+// StoredSession is what a SessionStore keeps of a session.
+type StoredSession struct {
+	ID, Subject, Domain, Issuer string
+	Created, Expires            time.Time
+}
+
+// StoredID is the ID under which a store keeps a session: the SHA-256 of
+// the session ID in the cookie, so that the store's rows cannot be turned
+// into a session.
+func StoredID(sid string) string { return hashKey("gatehouse-bff-session\x00" + sid) }
+
 // Service is the token-management service. Build it with New.
 type Service struct {
 	// Now is the service's clock (time.Now); set it before serving.
-	Now    func() time.Time
+	Now func() time.Time
+	// Sessions, when set (before serving), is the server-side session
+	// store: a session it does not know is logged out.
+	Sessions SessionStore
 	cfg    *Config
 	jar    *cookieJar
 	client *http.Client
@@ -296,7 +322,11 @@ func requestMAC(secret, sid string) []byte {
 // token, and issues the anti-forgery pair (R-BFF-2).
 func (s *Service) checkSession(w http.ResponseWriter, r *http.Request) {
 	var sess session
-	ok := s.jar.read(r, cookieSession, &sess)
+	_, ok, err := s.openSession(w, r, &sess)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
 	var secret string
 	if !s.jar.read(r, cookieCSRF, &secret) {
 		secret = randomToken()
@@ -334,9 +364,52 @@ func (s *Service) antiForgery(r *http.Request, sid string) bool {
 	return hmac.Equal(mac[:], requestMAC(secret, sid))
 }
 
-// saveSession writes the session cookie with a fresh idle expiry.
+// openSession reads the session cookie and, with a store, asks it whether
+// the session still lives: one it does not know is cleared and reads as
+// logged out. err: the store could not answer.
+func (s *Service) openSession(w http.ResponseWriter, r *http.Request, sess *session) (time.Time, bool, error) {
+	exp, ok := s.jar.readExp(r, cookieSession, sess)
+	if !ok || s.Sessions == nil {
+		return exp, ok, nil
+	}
+	live, err := s.Sessions.Live(r.Context(), StoredID(sess.SID), s.Now())
+	if err != nil {
+		return exp, false, err
+	}
+	if !live {
+		s.jar.clear(w, r, cookieSession, http.SameSiteLaxMode)
+		*sess = session{}
+	}
+	return exp, live, nil
+}
+
+// saveSession writes the session cookie with a fresh idle expiry, and moves
+// the stored session's expiry with it.
 func (s *Service) saveSession(w http.ResponseWriter, r *http.Request, sess *session) error {
-	return s.jar.write(w, r, cookieSession, sess, s.Now().Add(time.Duration(s.cfg.Session.IdleTimeout)), http.SameSiteLaxMode)
+	exp := s.Now().Add(time.Duration(s.cfg.Session.IdleTimeout))
+	if s.Sessions != nil {
+		if err := s.Sessions.Extend(r.Context(), StoredID(sess.SID), exp); err != nil {
+			return err
+		}
+	}
+	return s.jar.write(w, r, cookieSession, sess, exp, http.SameSiteLaxMode)
+}
+
+// endStored deletes a session from the store, if there is one; a failure
+// is logged (the cookies are cleared all the same).
+func (s *Service) endStored(r *http.Request, sid string) {
+	if s.Sessions == nil || sid == "" {
+		return
+	}
+	if err := s.Sessions.Delete(r.Context(), StoredID(sid)); err != nil {
+		s.log.WarnContext(r.Context(), "bff: the stored session could not be deleted", "error", err)
+	}
+}
+
+// unavailable answers that the session store cannot be reached.
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "bff: session store unavailable", "error", err)
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the session store is unavailable; try again"})
 }
 
 // provider returns the discovered provider of an issuer.
@@ -461,8 +534,18 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess := &session{SID: randomToken(), Domain: st.Domain, Issuer: issuer, IDToken: rawID}
-	sess.set(tok, s.Now())
-	if err := s.saveSession(w, r, sess); err != nil {
+	now := s.Now()
+	sess.set(tok, now)
+	exp := now.Add(time.Duration(s.cfg.Session.IdleTimeout))
+	if s.Sessions != nil {
+		stored := StoredSession{ID: StoredID(sess.SID), Subject: idt.Subject, Domain: st.Domain, Issuer: issuer, Created: now, Expires: exp}
+		if err := s.Sessions.Create(ctx, stored); err != nil {
+			s.log.ErrorContext(ctx, "bff: session store unavailable", "error", err)
+			s.page(w, http.StatusServiceUnavailable, "The sign-in cannot be completed now", "Try again in a moment.")
+			return
+		}
+	}
+	if err := s.jar.write(w, r, cookieSession, sess, exp, http.SameSiteLaxMode); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -515,7 +598,11 @@ func jwtExpiry(token string, otherwise int64) int64 {
 // one session refresh once.
 func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 	var sess session
-	exp, ok := s.jar.readExp(r, cookieSession, &sess)
+	exp, ok, err := s.openSession(w, r, &sess)
+	if err != nil {
+		s.unavailable(w, r, err)
+		return
+	}
 	if !ok {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
 		return
@@ -530,6 +617,7 @@ func (s *Service) retrieve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.log.InfoContext(r.Context(), "bff: refresh failed; session ended", "issuer", sess.Issuer, "error", err)
 			s.jar.clear(w, r, cookieSession, http.SameSiteLaxMode)
+			s.endStored(r, sess.SID)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "the session has ended"})
 			return
 		}
@@ -677,6 +765,9 @@ func (s *Service) logOut(w http.ResponseWriter, r *http.Request) {
 	}
 	s.jar.clear(w, r, cookieSession, http.SameSiteLaxMode)
 	s.jar.clear(w, r, cookieCSRF, http.SameSiteStrictMode)
+	if logged {
+		s.endStored(r, sess.SID)
+	}
 	out := map[string]any{"loggedOut": true}
 	if logged {
 		if p, err := s.provider(r.Context(), sess.Issuer); err == nil {

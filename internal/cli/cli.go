@@ -129,6 +129,21 @@ func (g *globals) call(cmd *cobra.Command, method, path string, in any, show fun
 	if err := c.Do(cmd.Context(), method, path, in, &raw); err != nil {
 		return err
 	}
+	return g.show(cmd, raw, show)
+}
+
+// print prints v, a result made here rather than by the admin API, as
+// call prints an answer.
+func (g *globals) print(cmd *cobra.Command, v any, show func(w io.Writer, raw json.RawMessage) error) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return g.show(cmd, raw, show)
+}
+
+// show prints raw JSON: as is with -o json, else as text made by show.
+func (g *globals) show(cmd *cobra.Command, raw json.RawMessage, show func(w io.Writer, raw json.RawMessage) error) error {
 	out := cmd.OutOrStdout()
 	if g.output == "json" {
 		if len(raw) == 0 {
@@ -140,7 +155,7 @@ func (g *globals) call(cmd *cobra.Command, method, path string, in any, show fun
 	if show == nil {
 		return nil
 	}
-	raw, err = visible(raw)
+	raw, err := visible(raw)
 	if err != nil {
 		return err
 	}

@@ -70,8 +70,9 @@ func (l *wireLog) refreshTokens() []string {
 	return append([]string(nil), l.refresh...)
 }
 
-// startBFF runs a BFF with the fixture's config file and refresh skew.
-func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) *bff.Service {
+// startBFF runs a BFF with the fixture's config file and refresh skew;
+// setup, if any, runs on the service before it serves.
+func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string, setup ...func(*bff.Service, *bff.Config)) *bff.Service {
 	t.Helper()
 	body, err := os.ReadFile(f.config)
 	if err != nil {
@@ -88,6 +89,9 @@ func (f *bffFixture) startBFF(t *testing.T, ln net.Listener, skew string) *bff.S
 	svc, err := bff.New(cfg, &http.Client{Timeout: 10 * time.Second, Transport: &f.wire}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, fn := range setup {
+		fn(svc, cfg)
 	}
 	srv := &http.Server{Handler: svc.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -167,22 +171,7 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 		t.Fatalf("CheckSession before login: %d %v", st, out)
 	}
 
-	p, seen := b.drive(f.url+"/Auth/Domains/"+f.domain+"/BeginLogin", f.frontEnd)
-	if !strings.HasSuffix(p.URL.Path, "/login") {
-		t.Fatalf("BeginLogin did not reach the login page: %v", seen)
-	}
-	p = b.submit(forms(t, p)[0], map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
-	next, _ := p.URL.Parse(p.Location)
-	_, seen = b.drive(next.String(), f.frontEnd)
-	if last := seen[len(seen)-1]; last != f.frontEnd {
-		t.Fatalf("login did not end at the front end: %v", seen)
-	}
-
-	st, _, out = f.call(t, b, f.url, "GET", bff.PathCheckSession, "", f.origin)
-	token, _ := out["requestVerificationToken"].(string)
-	if st != 200 || out["isLoggedIn"] != true || out["workspaceDomain"] != f.domain || token == "" {
-		t.Fatalf("CheckSession after login: %d %v", st, out)
-	}
+	token, out := f.signIn(t, b)
 	for k := range out {
 		if strings.Contains(strings.ToLower(k), "access") || strings.Contains(strings.ToLower(k), "refresh") {
 			t.Errorf("CheckSession shows %s", k)
@@ -273,6 +262,28 @@ func TestBFFAgainstGatehouse(t *testing.T) {
 	if st, _, _ := f.call(t, b2, "http://"+ln3.Addr().String(), "POST", bff.PathRetrieve, token, f.origin); st != 401 {
 		t.Errorf("the old session after LogOut: %d, want 401 (its refresh token is revoked)", st)
 	}
+}
+
+// signIn logs alice in through the BFF and Gatehouse's login page (none
+// when the browser has a Gatehouse session already) and returns the
+// anti-forgery token and CheckSession's answer.
+func (f *bffFixture) signIn(t *testing.T, b *browser) (string, map[string]any) {
+	t.Helper()
+	p, seen := b.drive(f.url+"/Auth/Domains/"+f.domain+"/BeginLogin", f.frontEnd)
+	if strings.HasSuffix(p.URL.Path, "/login") {
+		p = b.submit(forms(t, p)[0], map[string][]string{"username": {"alice"}, "password": {"correct horse battery"}})
+		next, _ := p.URL.Parse(p.Location)
+		_, seen = b.drive(next.String(), f.frontEnd)
+	}
+	if last := seen[len(seen)-1]; last != f.frontEnd {
+		t.Fatalf("login did not end at the front end: %v", seen)
+	}
+	st, _, out := f.call(t, b, f.url, "GET", bff.PathCheckSession, "", f.origin)
+	token, _ := out["requestVerificationToken"].(string)
+	if st != 200 || out["isLoggedIn"] != true || out["workspaceDomain"] != f.domain || token == "" {
+		t.Fatalf("CheckSession after login: %d %v", st, out)
+	}
+	return token, out
 }
 
 func mustURL(t *testing.T, s string) *url.URL {
