@@ -154,11 +154,11 @@ type Service struct {
 	// Sessions, when set (before serving), is the server-side session
 	// store: a session it does not know is logged out.
 	Sessions SessionStore
-	cfg    *Config
-	jar    *cookieJar
-	client *http.Client
-	log    *slog.Logger
-	flight singleflight.Group
+	cfg      *Config
+	jar      *cookieJar
+	client   *http.Client
+	log      *slog.Logger
+	flight   singleflight.Group
 
 	mu        sync.Mutex
 	providers map[string]*oidc.Provider // by issuer
