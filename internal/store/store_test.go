@@ -100,6 +100,11 @@ func TestSQLite(t *testing.T) {
 		db, _ := open(t)
 		return db
 	})
+	storetest.RunIntegrations(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunIntegrationsRaw(t, open)
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -213,4 +218,9 @@ func TestPostgres(t *testing.T) {
 		db, _ := open(t)
 		return db
 	})
+	storetest.RunIntegrations(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
+	storetest.RunIntegrationsRaw(t, open)
 }

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/integration"
+)
+
+// HTTP integrations (issue 11): integration.Store. The config column holds
+// the integration without secrets; the secrets column their JSON, sealed
+// with the master key and bound to tenant and name, so that a sealed value
+// copied to another row does not open.
+
+// nullable is s, or NULL when empty.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func integrationAAD(tenantID, name string) []byte {
+	return []byte("integrations\x00" + tenantID + "\x00" + name)
+}
+
+// integrationSecrets is the sealed part of a row.
+type integrationSecrets struct {
+	Service integration.Secrets  `json:"service"`
+	Action  *integration.Secrets `json:"action,omitempty"`
+}
+
+// integrationRow splits i into its config JSON and sealed secrets.
+func (d *DB) integrationRow(i *integration.Integration) (string, string, error) {
+	sec := integrationSecrets{Service: i.ServiceAuth.Secrets()}
+	pub := *i
+	pub.ServiceAuth.SetSecrets(integration.Secrets{})
+	pub.ServiceAuth.SecretsSet = nil
+	if i.ActionAuth != nil {
+		s := i.ActionAuth.Secrets()
+		sec.Action = &s
+		a := *i.ActionAuth
+		a.SetSecrets(integration.Secrets{})
+		a.SecretsSet = nil
+		pub.ActionAuth = &a
+	}
+	cfg, err := json.Marshal(pub)
+	if err != nil {
+		return "", "", err
+	}
+	raw, err := json.Marshal(sec)
+	if err != nil {
+		return "", "", err
+	}
+	sealed, err := d.seal.Seal(raw, integrationAAD(i.TenantID, i.Name))
+	return string(cfg), sealed, err
+}
+
+// CreateIntegration implements integration.Store.
+func (d *DB) CreateIntegration(ctx context.Context, i *integration.Integration) error {
+	cfg, sealed, err := d.integrationRow(i)
+	if err != nil {
+		return err
+	}
+	_, err = d.exec(ctx, nil, `INSERT INTO integrations (tenant_id, name, config, secrets, icon, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		i.TenantID, i.Name, cfg, sealed, nullable(i.Icon), micros(i.CreatedAt), micros(i.UpdatedAt))
+	if _, dup := uniqueViolation(err); dup {
+		return derrors.Conflictf("name", "integration %q already exists", i.Name)
+	}
+	if foreignKeyViolation(err) {
+		return derrors.NotFoundf("tenant %q not found", i.TenantID)
+	}
+	return err
+}
+
+// scanIntegration rebuilds an integration from its row.
+func (d *DB) scanIntegration(tenantID, name, cfg, sealed string, created, updated int64) (*integration.Integration, error) {
+	var i integration.Integration
+	if err := json.Unmarshal([]byte(cfg), &i); err != nil {
+		return nil, fmt.Errorf("store: integration %q: %w", name, err)
+	}
+	raw, err := d.seal.Open(sealed, integrationAAD(tenantID, name))
+	if err != nil {
+		return nil, fmt.Errorf("store: integration %q: secrets: %w", name, err)
+	}
+	var sec integrationSecrets
+	if err := json.Unmarshal(raw, &sec); err != nil {
+		return nil, fmt.Errorf("store: integration %q: secrets: %w", name, err)
+	}
+	i.ServiceAuth.SetSecrets(sec.Service)
+	if i.ActionAuth != nil && sec.Action != nil {
+		i.ActionAuth.SetSecrets(*sec.Action)
+	}
+	i.TenantID, i.Name, i.CreatedAt, i.UpdatedAt = tenantID, name, fromMicros(created), fromMicros(updated)
+	return &i, nil
+}
+
+// GetIntegration implements integration.Store.
+func (d *DB) GetIntegration(ctx context.Context, tenantID, name string) (*integration.Integration, error) {
+	var cfg, sealed string
+	var created, updated int64
+	err := d.row(ctx, nil, "SELECT config, secrets, created_at, updated_at FROM integrations WHERE tenant_id = ? AND name = ?", tenantID, name).
+		Scan(&cfg, &sealed, &created, &updated)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "integration %q not found", name)
+	}
+	return d.scanIntegration(tenantID, name, cfg, sealed, created, updated)
+}
+
+// ListIntegrations implements integration.Store.
+func (d *DB) ListIntegrations(ctx context.Context, tenantID, after string, limit int) ([]*integration.Integration, error) {
+	rows, err := d.rows(ctx, nil, "SELECT name, config, secrets, created_at, updated_at FROM integrations WHERE tenant_id = ? AND name > ? ORDER BY name LIMIT ?", tenantID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*integration.Integration
+	for rows.Next() {
+		var name, cfg, sealed string
+		var created, updated int64
+		if err := rows.Scan(&name, &cfg, &sealed, &created, &updated); err != nil {
+			return nil, err
+		}
+		i, err := d.scanIntegration(tenantID, name, cfg, sealed, created, updated)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// UpdateIntegration implements integration.Store.
+func (d *DB) UpdateIntegration(ctx context.Context, i *integration.Integration) error {
+	cfg, sealed, err := d.integrationRow(i)
+	if err != nil {
+		return err
+	}
+	res, err := d.exec(ctx, nil, "UPDATE integrations SET config = ?, secrets = ?, icon = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
+		cfg, sealed, nullable(i.Icon), micros(i.UpdatedAt), i.TenantID, i.Name)
+	return rowsOrNotFound(res, err, "integration %q not found", i.Name)
+}
+
+// DeleteIntegration implements integration.Store.
+func (d *DB) DeleteIntegration(ctx context.Context, tenantID, name string) error {
+	res, err := d.exec(ctx, nil, "DELETE FROM integrations WHERE tenant_id = ? AND name = ?", tenantID, name)
+	return rowsOrNotFound(res, err, "integration %q not found", name)
+}
+
+// SaveIcon implements integration.Store.
+func (d *DB) SaveIcon(ctx context.Context, ic *integration.Icon) error {
+	_, err := d.exec(ctx, nil, `INSERT INTO integration_icons (tenant_id, id, png, removed, created_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, id) DO UPDATE SET removed = excluded.removed`, ic.TenantID, ic.ID, ic.PNG, false, micros(ic.CreatedAt))
+	if foreignKeyViolation(err) {
+		return derrors.NotFoundf("tenant %q not found", ic.TenantID)
+	}
+	return err
+}
+
+// GetIcon implements integration.Store.
+func (d *DB) GetIcon(ctx context.Context, tenantID, id string) (*integration.Icon, error) {
+	ic := &integration.Icon{TenantID: tenantID, ID: id}
+	var created int64
+	err := d.row(ctx, nil, "SELECT png, removed, created_at FROM integration_icons WHERE tenant_id = ? AND id = ?", tenantID, id).Scan(&ic.PNG, &ic.Removed, &created)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "icon %q not found", id)
+	}
+	ic.CreatedAt = fromMicros(created)
+	return ic, nil
+}
+
+// ListIcons implements integration.Store.
+func (d *DB) ListIcons(ctx context.Context, tenantID string) ([]*integration.Icon, error) {
+	rows, err := d.rows(ctx, nil, "SELECT id, created_at FROM integration_icons WHERE tenant_id = ? AND removed = ? ORDER BY created_at, id", tenantID, false)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*integration.Icon
+	for rows.Next() {
+		ic := &integration.Icon{TenantID: tenantID}
+		var created int64
+		if err := rows.Scan(&ic.ID, &created); err != nil {
+			return nil, err
+		}
+		ic.CreatedAt = fromMicros(created)
+		out = append(out, ic)
+	}
+	return out, rows.Err()
+}
+
+// RemoveIcon implements integration.Store.
+func (d *DB) RemoveIcon(ctx context.Context, tenantID, id string) error {
+	res, err := d.exec(ctx, nil, "UPDATE integration_icons SET removed = ? WHERE tenant_id = ? AND id = ? AND removed = ?", true, tenantID, id, false)
+	return rowsOrNotFound(res, err, "icon %q not found", id)
+}
