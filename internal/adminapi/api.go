@@ -27,6 +27,7 @@ import (
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
@@ -61,8 +62,10 @@ type API struct {
 	// Lockouts lifts brute-force lockouts (the login package's limiter).
 	Lockouts Unlocker
 	// Consents lists and revokes users' consents (R-OID-9).
-	Consents  ConsentStore
-	openAPIJS []byte
+	Consents ConsentStore
+	// Integrations keeps the tenants' HTTP integrations and icons (R-INT).
+	Integrations *integration.Service
+	openAPIJS    []byte
 }
 
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -167,6 +170,17 @@ func (a *API) routes() []route {
 		{"GET " + t + "/theme", a.getTheme},
 		{"PUT " + t + "/theme", a.putTheme},
 		{"DELETE " + t + "/theme", a.deleteTheme},
+		{"GET " + t + "/integrations", a.listIntegrations},
+		{"POST " + t + "/integrations", a.createIntegration},
+		{"POST " + t + "/integrations/import", a.importIntegration},
+		{"GET " + t + "/integrations/{name}", a.getIntegration},
+		{"PUT " + t + "/integrations/{name}", a.updateIntegration},
+		{"DELETE " + t + "/integrations/{name}", a.deleteIntegration},
+		{"GET " + t + "/integrations/{name}/export", a.exportIntegration},
+		{"GET " + t + "/icons", a.listIcons},
+		{"POST " + t + "/icons", a.addIcon},
+		{"GET " + t + "/icons/{icon_id}", a.getIcon},
+		{"DELETE " + t + "/icons/{icon_id}", a.removeIcon},
 	}
 }
 

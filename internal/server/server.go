@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/adminapi"
 	"github.com/gatehouse-id/gatehouse/internal/app"
 	"github.com/gatehouse-id/gatehouse/internal/config"
+	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/middleware"
@@ -158,7 +159,8 @@ func (s *Server) routes() (http.Handler, error) {
 	}
 	idp.Register(mux)
 	p.FrontChannelLogout = idp.Logout
-	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB}
+	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB,
+		Integrations: &integration.Service{Store: s.DB, Now: time.Now}}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}
