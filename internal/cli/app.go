@@ -188,13 +188,7 @@ func appCmd(g *globals) *cobra.Command {
 	imp := &cobra.Command{
 		Use: "import FILE|-", Short: "Register an exported application with a new client ID and secret", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var b []byte
-			var err error
-			if args[0] == "-" {
-				b, err = readAll(cmd.InOrStdin())
-			} else {
-				b, err = os.ReadFile(args[0])
-			}
+			b, err := readFileOrStdin(cmd, args[0])
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -78,3 +79,11 @@ func permissionCmd(g *globals) *cobra.Command {
 }
 
 func readAll(r io.Reader) ([]byte, error) { return io.ReadAll(io.LimitReader(r, 8<<20)) }
+
+// readFileOrStdin reads the file at path, or the command's input for "-".
+func readFileOrStdin(cmd *cobra.Command, path string) ([]byte, error) {
+	if path == "-" {
+		return readAll(cmd.InOrStdin())
+	}
+	return os.ReadFile(path)
+}
