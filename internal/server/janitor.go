@@ -10,7 +10,8 @@ import (
 const janitorBatch = 1000
 
 // runJanitor deletes expired codes, requests, sessions, token families,
-// refresh tokens, assertion jtis and login-failure counters every interval,
+// refresh tokens, assertion jtis, login-failure counters and rate-limit
+// windows every interval,
 // so that tables stay bounded under constant traffic. Every replica runs it;
 // the deletes are idempotent.
 func (s *Server) runJanitor(ctx context.Context, interval time.Duration) {
@@ -32,6 +33,13 @@ func (s *Server) sweep(ctx context.Context) {
 		if err == nil {
 			var m int64
 			m, err = s.DB.DeleteExpiredLoginFailures(ctx, time.Now(), janitorBatch)
+			n += m
+		}
+		if err == nil {
+			// Rate-limit windows: a minute window ends a minute after it
+			// starts; older ones count nothing any more.
+			var m int64
+			m, err = s.DB.DeleteRateWindows(ctx, time.Now().Add(-2*time.Minute), janitorBatch)
 			n += m
 		}
 		if err != nil {

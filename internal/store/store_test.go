@@ -223,4 +223,8 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunIntegrationsRaw(t, open)
+	storetest.RunRateCounter(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
