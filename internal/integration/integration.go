@@ -127,11 +127,20 @@ func (i Integration) Redacted() Integration {
 }
 
 // KeepSecrets fills the secrets left empty in i from old, the stored
-// version, where the method (and grant) did not change: an update need not
-// send the secrets again.
+// version, where the method (and grant) did not change and the secrets
+// would go where they went: an update need not send the secrets again, but
+// one that points them at another host must (else whoever may update could
+// send the stored secrets, which nobody can read, to a host of theirs).
 func (i *Integration) KeepSecrets(old *Integration) {
 	keep := func(a, o *Auth) {
 		if a == nil || o == nil || a.Method != o.Method || a.GrantType != o.GrantType {
+			return
+		}
+		if a.Method == MethodOAuth2 {
+			if a.TokenURL != o.TokenURL || a.RefreshURL != o.RefreshURL || a.AuthorizationURL != o.AuthorizationURL {
+				return
+			}
+		} else if !sameOrigin(i.BaseURL, old.BaseURL) {
 			return
 		}
 		s, os := a.Secrets(), o.Secrets()
@@ -151,6 +160,13 @@ func (i *Integration) KeepSecrets(old *Integration) {
 	}
 	keep(&i.ServiceAuth, &old.ServiceAuth)
 	keep(i.ActionAuth, old.ActionAuth)
+}
+
+// sameOrigin reports whether two URLs have the same scheme, host and port.
+func sameOrigin(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	return errA == nil && errB == nil && strings.EqualFold(ua.Scheme, ub.Scheme) && strings.EqualFold(ua.Host, ub.Host)
 }
 
 // RateLimit is N requests per second or per minute (R-INT-5).
@@ -212,7 +228,7 @@ func (i *Integration) Validate(requireSecrets bool) (warnings []string, err erro
 	if err != nil {
 		return nil, err
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
+	if strings.ContainsAny(i.BaseURL, "?#") {
 		return nil, derrors.Invalidf("base_url", "must have no query or fragment")
 	}
 	i.BaseURL = strings.TrimRight(i.BaseURL, "/")
@@ -364,7 +380,7 @@ func (a *Auth) validate(field string, action, developer, onPrem, requireSecrets 
 		if err := secret("client_secret", a.ClientSecret); err != nil && a.ClientSecret != "" {
 			return err
 		}
-		return a.validateOAuth(field, action, developer, onPrem, requireSecrets)
+		return a.validateOAuth(field, action, developer, onPrem, need, secret)
 	case "":
 		return bad("method", "is required: none, basic, ntlm, bearer, api_key or oauth2")
 	default:
@@ -373,7 +389,7 @@ func (a *Auth) validate(field string, action, developer, onPrem, requireSecrets 
 	return nil
 }
 
-func (a *Auth) validateOAuth(field string, action, developer, onPrem, requireSecrets bool) error {
+func (a *Auth) validateOAuth(field string, action, developer, onPrem bool, need, secret func(sub, v string) error) error {
 	bad := func(sub, format string, args ...any) error { return derrors.Invalidf(field+"."+sub, format, args...) }
 	switch a.GrantType {
 	case GrantClientCredentials, GrantPassword:
@@ -391,8 +407,13 @@ func (a *Auth) validateOAuth(field string, action, developer, onPrem, requireSec
 	if a.ClientID == "" || len(a.ClientID) > 512 {
 		return bad("client_id", "is required (at most 512 characters)")
 	}
-	if a.GrantType == GrantPassword && (a.Username == "" || a.Password == "" && requireSecrets) {
-		return bad("username", "the password grant needs username and password")
+	if a.GrantType == GrantPassword {
+		if err := need("username", a.Username); err != nil {
+			return err
+		}
+		if err := secret("password", a.Password); err != nil {
+			return err
+		}
 	}
 	urls := []struct {
 		n, v string

@@ -54,5 +54,9 @@ func CleanPath(raw string) (string, error) {
 		}
 		out[i] = url.PathEscape(d)
 	}
-	return strings.Join(out, "/"), nil
+	clean := strings.Join(out, "/")
+	if len(clean) > MaxPathLen {
+		return "", errors.New("the path is too long")
+	}
+	return clean, nil
 }
