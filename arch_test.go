@@ -25,16 +25,16 @@ func TestDependencyDirection(t *testing.T) {
 			}
 		}
 	}
-	leaves := []string{"internal/derrors", "internal/oauth", "internal/seal", "internal/middleware", "internal/store/migrations", "internal/ui", "internal/text"}
+	leaves := []string{"internal/derrors", "internal/oauth", "internal/seal", "internal/middleware", "internal/store/migrations", "internal/ui", "internal/text", "internal/ratelimit"}
 	// text is the rule for stored free text (no control characters), which
 	// the leaf ui applies to themes as the domain packages do to their
 	// fields: the one internal import a leaf may have.
 	const textRule = "internal/text"
-	domain := []string{"internal/tenant", "internal/app", "internal/keys", "internal/user", "internal/grant", "internal/claims"}
+	domain := []string{"internal/tenant", "internal/app", "internal/keys", "internal/user", "internal/grant", "internal/claims", "internal/integration"}
 	// claims is pure functions over an app and a user: the one domain
 	// package that combines two others.
 	allowedDomain := map[string][]string{"internal/claims": {"internal/app", "internal/user"}}
-	features := []string{"internal/oidc", "internal/adminapi", "internal/login", "internal/saml", "internal/bff"}
+	features := []string{"internal/oidc", "internal/adminapi", "internal/login", "internal/saml", "internal/bff", "internal/outbound"}
 	// Features do not import each other; the admin API may use the protocol
 	// package's endpoint URLs (issuer, paths) to show an app's endpoints, and
 	// protocol packages may use the login pages (ARCHITECTURE §2).

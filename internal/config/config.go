@@ -58,6 +58,11 @@ type Config struct {
 	LockoutThreshold int
 	LockoutDuration  time.Duration
 	TrustedProxies   []string
+	// Integration calls (R-INT-4): body bounds and the time a call may
+	// take, the upstream's answer included.
+	IntegrationMaxRequestBytes  int64
+	IntegrationMaxResponseBytes int64
+	IntegrationTimeout          time.Duration
 }
 
 // Default returns the documented defaults.
@@ -83,6 +88,10 @@ func Default() Config {
 		LockoutThreshold:       10,
 		LockoutDuration:        15 * time.Minute,
 		MetricsListen:          "127.0.0.1:9464",
+
+		IntegrationMaxRequestBytes:  10 << 20,
+		IntegrationMaxResponseBytes: 50 << 20,
+		IntegrationTimeout:          60 * time.Second,
 	}
 }
 
@@ -118,6 +127,9 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.IntVar(&c.GCPercent, "gc-percent", c.GCPercent, "Go GC target percentage (GOGC); the live heap is small, so a high value trades a little memory for less CPU per request. Ignored when GOGC is set")
 	fs.StringVar(&c.DebugListen, "debug-listen", c.DebugListen, "if set, serve Go's pprof profiles on this address (keep it on loopback); off by default")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", c.MetricsListen, "address to serve Prometheus metrics (/metrics) on, apart from the main listener; empty: no metrics")
+	fs.Int64Var(&c.IntegrationMaxRequestBytes, "integration-max-request-bytes", c.IntegrationMaxRequestBytes, "largest request body an integration call forwards (larger: 413)")
+	fs.Int64Var(&c.IntegrationMaxResponseBytes, "integration-max-response-bytes", c.IntegrationMaxResponseBytes, "largest upstream answer an integration call passes back (larger: 502, or a cut connection once streaming)")
+	fs.DurationVar(&c.IntegrationTimeout, "integration-timeout", c.IntegrationTimeout, "how long an integration call may take, the upstream's answer included (then 504)")
 }
 
 // EnvName is the environment variable of a flag.
@@ -233,6 +245,15 @@ func (c *Config) Validate() error {
 	}
 	if c.JanitorInterval < 0 || c.JanitorInterval > 24*time.Hour {
 		bad("--janitor-interval must be between 0 (off) and 24h")
+	}
+	if c.IntegrationMaxRequestBytes < 1 || c.IntegrationMaxRequestBytes > 1<<30 {
+		bad("--integration-max-request-bytes must be between 1 and 1073741824")
+	}
+	if c.IntegrationMaxResponseBytes < 1 || c.IntegrationMaxResponseBytes > 1<<32 {
+		bad("--integration-max-response-bytes must be between 1 and 4294967296")
+	}
+	if c.IntegrationTimeout < time.Second || c.IntegrationTimeout > 10*time.Minute {
+		bad("--integration-timeout must be between 1s and 10m")
 	}
 	if c.GCPercent < 50 || c.GCPercent > 10000 {
 		bad("--gc-percent must be between 50 and 10000")

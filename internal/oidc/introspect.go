@@ -311,3 +311,29 @@ func firstOf(form map[string][]string, k string) string {
 	}
 	return ""
 }
+
+// Access is what a live access token of a tenant carries, for the server's
+// other features (integration calls): the client, the user (empty for a
+// client's own token) and the scopes.
+type Access struct {
+	ClientID, UserID string
+	Scopes           []string
+}
+
+// VerifyAccess checks a bearer access token of the tenant as introspection
+// does, live at this moment (R-USR-2, R-APP-11). ok is false for a token
+// that is not live; err is set only when the store could not answer.
+func (p *Provider) VerifyAccess(ctx context.Context, tid, token string) (*Access, bool, error) {
+	if token == "" || len(token) > 8192 {
+		return nil, false, nil
+	}
+	c, _, u, ok, err := p.liveAccess(ctx, tid, token)
+	if !ok {
+		return nil, false, err
+	}
+	a := &Access{ClientID: c.ClientID, Scopes: strings.Fields(c.Scope)}
+	if u != nil {
+		a.UserID = u.ID
+	}
+	return a, true, nil
+}

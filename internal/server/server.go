@@ -29,6 +29,8 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/login"
 	"github.com/gatehouse-id/gatehouse/internal/middleware"
 	"github.com/gatehouse-id/gatehouse/internal/oidc"
+	"github.com/gatehouse-id/gatehouse/internal/outbound"
+	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-id/gatehouse/internal/saml"
 	"github.com/gatehouse-id/gatehouse/internal/seal"
 	"github.com/gatehouse-id/gatehouse/internal/store"
@@ -164,6 +166,14 @@ func (s *Server) routes() (http.Handler, error) {
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}
+	var counter ratelimit.Counter = &ratelimit.Local{}
+	if s.DB.Dialect() == store.Postgres {
+		counter = store.RateCounter{DB: s.DB}
+	}
+	calls := &outbound.Service{Integrations: api.Integrations, Verifier: callVerifier{p}, Log: s.Log,
+		Limiter:         &ratelimit.Limiter{Counter: counter, Now: time.Now},
+		MaxRequestBytes: s.Config.IntegrationMaxRequestBytes, MaxResponseBytes: s.Config.IntegrationMaxResponseBytes, Timeout: s.Config.IntegrationTimeout}
+	calls.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -182,6 +192,18 @@ func (s *Server) routes() (http.Handler, error) {
 	})
 	s.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	return middleware.Wrap(mux, s.Log, middleware.NewMetrics(reg)), nil
+}
+
+// callVerifier checks the bearer tokens of integration calls as
+// introspection does.
+type callVerifier struct{ p *oidc.Provider }
+
+func (v callVerifier) Verify(ctx context.Context, tid, token string) (outbound.Caller, bool, error) {
+	a, ok, err := v.p.VerifyAccess(ctx, tid, token)
+	if !ok {
+		return outbound.Caller{}, false, err
+	}
+	return outbound.Caller{ClientID: a.ClientID, UserID: a.UserID, Scopes: a.Scopes}, true, nil
 }
 
 // loginPages builds the login and consent pages (R-OID-9, R-OID-10). The
