@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse-id/gatehouse/internal/config"
+)
+
+// seen is one request as an upstream got it.
+type seen struct {
+	Method, Path, RawQuery, Body string
+	Header                       http.Header
+}
+
+// upstream is a loopback system of record that records what reaches it
+// and checks the credentials with check (nil: none needed).
+type upstream struct {
+	*httptest.Server
+	mu    sync.Mutex
+	got   []seen
+	check func(r *http.Request) bool
+}
+
+func newUpstream(t *testing.T, check func(r *http.Request) bool) *upstream {
+	u := &upstream{check: check}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.got = append(u.got, seen{Method: r.Method, Path: r.URL.EscapedPath(), RawQuery: r.URL.RawQuery, Body: string(body), Header: r.Header.Clone()})
+		u.mu.Unlock()
+		if u.check != nil && !u.check(r) {
+			w.Header().Set("WWW-Authenticate", "Basic")
+			http.Error(w, "bad credentials", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Upstream", "yes")
+		w.Header().Set("Set-Cookie", "service-session=s3cr3t")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) requests() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]seen(nil), u.got...)
+}
+
+func (u *upstream) last(t *testing.T) seen {
+	t.Helper()
+	r := u.requests()
+	if len(r) == 0 {
+		t.Fatal("the upstream got no request")
+	}
+	return r[len(r)-1]
+}
+
+// callFixture is a Gatehouse instance with tenant acme and a client whose
+// tokens carry integration scopes.
+type callFixture struct {
+	inst          *instance
+	admin         string
+	client        createdApp
+	read, write   string // tokens: integration:up, and integration:up + :write
+	tokenEndpoint string
+}
+
+func newCallFixture(t *testing.T, mutate func(*config.Config)) *callFixture {
+	f := &callFixture{inst: start(t, options{mutate: mutate})}
+	issuer := f.inst.createTenant(t, "acme", "ES256")
+	f.tokenEndpoint = issuer + "/oauth/token"
+	f.admin = f.inst.adminToken(t)
+	f.client = f.inst.createApp(t, "acme", "--type", "s2s", "--name", "caller", "--scope", "integration:up", "--scope", "integration:up:write",
+		"--scope", "integration:other")
+	f.read = tokenFor(t, f.tokenEndpoint, f.client.ClientID, f.client.ClientSecret, url.Values{"scope": {"integration:up"}})
+	f.write = tokenFor(t, f.tokenEndpoint, f.client.ClientID, f.client.ClientSecret, url.Values{"scope": {"integration:up integration:up:write"}})
+	return f
+}
+
+// integration creates (or replaces) integration name from JSON.
+func (f *callFixture) integration(t *testing.T, name, body string) {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	v["name"] = name
+	r := f.inst.api(t, f.admin, "PUT", "/admin/v1/tenants/acme/integrations/"+name, v)
+	if r.Status == 404 {
+		r = f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/acme/integrations", v)
+	}
+	if r.Status != 200 && r.Status != 201 {
+		t.Fatalf("integration %s: %d %s", name, r.Status, r.Raw)
+	}
+}
+
+// call makes an integration call; path is below .../call/ as sent (raw).
+func (f *callFixture) call(t *testing.T, method, name, path, token string, hdr http.Header, body string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.inst.URL+"/t/acme/integrations/"+name+"/call/"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body = http.NoBody
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// Issue 11 §4, R-INT-4, R-INT-2: calls through an API-key integration reach
+// the base URL + path with the key and nothing of the caller's credentials;
+// status, headers (but cookies) and body come back; the caller's attempts
+// to smuggle headers, escape the base URL or call without the scope fail
+// and never reach the upstream.
+func TestIntegrationCallAPIKey(t *testing.T) {
+	f := newCallFixture(t, nil)
+	up := newUpstream(t, func(r *http.Request) bool { return r.Header.Get("X-API-Key") == "k-123" })
+	f.integration(t, "up", `{"base_url": "`+up.URL+`/api", "service_auth": {"method": "api_key", "in": "header", "name": "X-API-Key", "key": "k-123"}}`)
+
+	resp, body := f.call(t, "GET", "up", "tickets/42?q=open&n=1", f.read, http.Header{
+		"X-Api-Key":           {"evil"},
+		"Cookie":              {"gatehouse=session"},
+		"Connection":          {"X-Secret"},
+		"X-Secret":            {"hop"},
+		"X-Forwarded-For":     {"10.0.0.1"},
+		"Proxy-Authorization": {"Basic eDp5"},
+		"Accept":              {"application/json"},
+	}, "")
+	if resp.StatusCode != 201 || body != `{"ok":true}` || resp.Header.Get("X-Upstream") != "yes" || resp.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("call: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	got := up.last(t)
+	if got.Path != "/api/tickets/42" || got.RawQuery != "n=1&q=open" || got.Method != "GET" || got.Header.Get("Accept") != "application/json" {
+		t.Errorf("upstream got %+v", got)
+	}
+	for _, h := range []string{"Authorization", "Cookie", "X-Secret", "X-Forwarded-For", "Proxy-Authorization"} {
+		if v := got.Header.Get(h); v != "" {
+			t.Errorf("the caller's %s reached the upstream: %q", h, v)
+		}
+	}
+	if v := got.Header.Values("X-Api-Key"); len(v) != 1 || v[0] != "k-123" {
+		t.Errorf("X-API-Key at the upstream: %v, want only the integration's key", v)
+	}
+
+	// A write with its scope: method and body pass through.
+	if resp, _ := f.call(t, "POST", "up", "tickets", f.write, http.Header{"Content-Type": {"application/json"}}, `{"title":"printer"}`); resp.StatusCode != 201 {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	if got := up.last(t); got.Method != "POST" || got.Body != `{"title":"printer"}` || got.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("POST at the upstream: %+v", got)
+	}
+
+	n := len(up.requests())
+	for _, tc := range []struct {
+		name, method, path, token string
+		want                      int
+	}{
+		{"no token", "GET", "x", "", 401},
+		{"a token that is not live", "GET", "x", "not-a-token", 401},
+		{"write without :write", "POST", "x", f.read, 403},
+		{"delete without :write", "DELETE", "x", f.read, 403},
+		{"another integration's scope", "GET", "x", tokenFor(t, f.tokenEndpoint, f.client.ClientID, f.client.ClientSecret, url.Values{"scope": {"integration:other"}}), 403},
+		{"no such integration", "GET", "x", f.read, 403},
+		{"encoded dot segments", "GET", "%2e%2e/%2e%2e/admin", f.read, 400},
+		{"encoded slash", "GET", "a%2fb", f.read, 400},
+		{"encoded backslash", "GET", "a%5cb", f.read, 400},
+		{"backslash", "GET", `a\b`, f.read, 400},
+		{"at sign", "GET", "user@evil.example.com/x", f.read, 400},
+		{"absolute URL", "GET", "http:%2f%2fevil.example.com", f.read, 400},
+		{"double encoding", "GET", "%252e%252e/x", f.read, 400},
+		{"NUL", "GET", "a%00b", f.read, 400},
+		{"bad query", "GET", "x?a=%zz", f.read, 400},
+	} {
+		name := "up"
+		if tc.name == "no such integration" {
+			name = "nope"
+		}
+		resp, body := f.call(t, tc.method, name, tc.path, tc.token, nil, "")
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, body, tc.want)
+		}
+	}
+	// Dot segments and empty ones the router cleans: redirected to the
+	// clean path, never forwarded.
+	for _, p := range []string{"../../../admin/v1/tenants", "a//b", "./x"} {
+		if resp, _ := f.call(t, "GET", "up", p, f.read, nil, ""); resp.StatusCode < 300 || resp.StatusCode > 399 {
+			t.Errorf("%s: %d, want a redirect to the clean path", p, resp.StatusCode)
+		}
+	}
+	if got := len(up.requests()); got != n {
+		t.Errorf("refused calls reached the upstream: %d more requests", got-n)
+	}
+}
+
+// Issue 11, R-INT-2: Basic, Bearer with a prefix and an API key in the
+// query, each checked by an upstream that verifies it.
+func TestIntegrationCallMethods(t *testing.T) {
+	f := newCallFixture(t, nil)
+	for _, tc := range []struct {
+		name, auth string
+		check      func(r *http.Request) bool
+	}{
+		{"basic", `{"method": "basic", "username": "svc", "password": "pa:ss wörd"}`, func(r *http.Request) bool {
+			u, p, ok := r.BasicAuth()
+			return ok && u == "svc" && p == "pa:ss wörd"
+		}},
+		{"bearer", `{"method": "bearer", "token": "tok-1", "prefix": "Token"}`, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Token tok-1" }},
+		{"query key", `{"method": "api_key", "in": "query", "name": "api_key", "key": "q-key"}`, func(r *http.Request) bool {
+			return r.URL.Query()["api_key"] != nil && len(r.URL.Query()["api_key"]) == 1 && r.URL.Query().Get("api_key") == "q-key"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newUpstream(t, tc.check)
+			f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": `+tc.auth+`}`)
+			resp, body := f.call(t, "GET", "up", "items?api_key=caller-evil&x=1", f.read, nil, "")
+			if resp.StatusCode != 201 {
+				t.Fatalf("%d %s (upstream got %+v)", resp.StatusCode, body, up.last(t))
+			}
+			if q := up.last(t).RawQuery; !strings.Contains(q, "x=1") {
+				t.Errorf("query at the upstream: %q", q)
+			}
+		})
+	}
+	// Wrong credentials: the upstream's 401 comes back as it is.
+	up := newUpstream(t, func(*http.Request) bool { return false })
+	f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "basic", "username": "svc", "password": "x"}}`)
+	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 401 || !strings.Contains(body, "bad credentials") {
+		t.Errorf("the upstream's refusal: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Issue 11, R-INT-4: bodies are bounded both ways, an unreachable upstream
+// is a 502 with a hint, and a redirect off the base URL is not followed.
+func TestIntegrationCallBounds(t *testing.T) {
+	f := newCallFixture(t, func(c *config.Config) {
+		c.IntegrationMaxRequestBytes = 1000
+		c.IntegrationMaxResponseBytes = 2000
+	})
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/big":
+			w.Header().Set("Content-Length", "5000")
+			_, _ = w.Write([]byte(strings.Repeat("x", 5000)))
+		case "/stream":
+			for range 5 {
+				_, _ = w.Write([]byte(strings.Repeat("x", 1000)))
+				w.(http.Flusher).Flush()
+			}
+		case "/away":
+			http.Redirect(w, r, "http://evil.example.com/steal", http.StatusFound)
+		case "/inside":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		default:
+			_, _ = w.Write([]byte("fine"))
+		}
+	}))
+	t.Cleanup(big.Close)
+	f.integration(t, "up", `{"base_url": "`+big.URL+`", "service_auth": {"method": "none"}}`)
+	if resp, body := f.call(t, "POST", "up", "x", f.write, nil, strings.Repeat("a", 1001)); resp.StatusCode != 413 {
+		t.Errorf("a 1001-byte body: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.call(t, "POST", "up", "x", f.write, nil, strings.Repeat("a", 1000)); resp.StatusCode != 200 || body != "fine" {
+		t.Errorf("a 1000-byte body: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.call(t, "GET", "up", "big", f.read, nil, ""); resp.StatusCode != 502 || !strings.Contains(body, "larger than 2000") {
+		t.Errorf("a 5000-byte answer: %d %.100s", resp.StatusCode, body)
+	}
+	// Without a length: cut once past the bound, so the caller sees a
+	// broken answer, not a short one that looks whole.
+	req, _ := http.NewRequest("GET", f.inst.URL+"/t/acme/integrations/up/call/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+f.read)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("a 5000-byte streamed answer came back whole-looking: %d, %d bytes", resp.StatusCode, len(b))
+		}
+	}
+	if resp, _ := f.call(t, "GET", "up", "away", f.read, nil, ""); resp.StatusCode != 302 || resp.Header.Get("Location") != "http://evil.example.com/steal" {
+		t.Errorf("a redirect off the base URL: %d %v (want it passed back, not followed)", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := f.call(t, "GET", "up", "inside", f.read, nil, ""); resp.StatusCode != 200 || body != "fine" {
+		t.Errorf("a redirect within the base URL: %d %q (want it followed)", resp.StatusCode, body)
+	}
+	big.Close()
+	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 502 || !strings.Contains(body, "upstream_unreachable") || !strings.Contains(body, "hint") {
+		t.Errorf("an upstream that is down: %d %s", resp.StatusCode, body)
+	}
+}
