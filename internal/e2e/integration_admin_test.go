@@ -98,11 +98,15 @@ func TestIntegrationAdmin(t *testing.T) {
 		t.Errorf("an on-premises integration over http: %d %s", code, errs)
 	}
 
-	// An update without the secret keeps it (the export shows none, the
-	// stored one stays: secrets_set still names it).
-	out, errs, code = inst.cli(t, "integration", "update", "tickets", "--tenant", "acme", "--base-url", "https://tickets2.example.com/api", "-o", "json")
-	if code != 0 || !strings.Contains(out, `"base_url":"https://tickets2.example.com/api"`) || !strings.Contains(out, `"secrets_set":["key"]`) {
+	// An update without the secret keeps it (secrets_set still names it)
+	// while the key goes to the same host; pointed at another host, the
+	// key must be given again.
+	out, errs, code = inst.cli(t, "integration", "update", "tickets", "--tenant", "acme", "--base-url", "https://tickets.example.com/v2", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"base_url":"https://tickets.example.com/v2"`) || !strings.Contains(out, `"secrets_set":["key"]`) {
 		t.Fatalf("integration update: %d %s %s", code, out, errs)
+	}
+	if _, errs, code := inst.cli(t, "integration", "update", "tickets", "--tenant", "acme", "--base-url", "https://evil.example.com/api"); code == 0 || !strings.Contains(errs, "service_auth.key") {
+		t.Errorf("the stored key pointed at another host without giving it again: %d %s", code, errs)
 	}
 	r := inst.api(t, admin, "GET", "/admin/v1/tenants/acme/integrations", nil)
 	if r.Status != 200 || strings.Contains(r.Raw, "SECRET") || strings.Count(r.Raw, `"name":"`) < 2 {
