@@ -309,3 +309,99 @@ func TestIntegrationCallBounds(t *testing.T) {
 		t.Errorf("an upstream that is down: %d %s", resp.StatusCode, body)
 	}
 }
+
+// Issue 11, R-INT-2, R-INT-6: OAuth 2.0 with a Gatehouse tenant as the
+// upstream's authorization server: client credentials and password grants
+// get tokens the upstream verifies by introspection (one token request for
+// many calls: the token is cached); a refused token request comes back as
+// its RFC 6749 code with a hint.
+func TestIntegrationCallOAuth(t *testing.T) {
+	f := newCallFixture(t, nil)
+	asIssuer := f.inst.createTenant(t, "as", "ES256")
+	svc := f.inst.createApp(t, "as", "--type", "s2s", "--name", "svc", "--scope", "tickets")
+	rs := f.inst.createApp(t, "as", "--type", "s2s", "--name", "tickets_api")
+	web := f.inst.createApp(t, "as", "--type", "web", "--name", "svc_user", "--grant-type", "password", "--first-party")
+	if r := f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/as/users", map[string]any{"username": "robot", "email": "robot@example.com", "password": "robot password 1"}); r.Status != 201 {
+		t.Fatalf("user: %d %s", r.Status, r.Raw)
+	}
+	var tokenRequests sync.Map
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A front of the AS's token endpoint that counts the requests.
+		n, _ := tokenRequests.LoadOrStore("n", new(int))
+		*(n.(*int))++
+		req, _ := http.NewRequest("POST", asIssuer+"/oauth/token", r.Body)
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		copyHeader(w.Header(), resp.Header)
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(counting.Close)
+	introspected := func(wantClient string) func(r *http.Request) bool {
+		return func(r *http.Request) bool {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				return false
+			}
+			in := postForm(t, asIssuer+"/oauth/introspect", url.Values{"token": {tok}}, rs.ClientID, rs.ClientSecret)
+			return in.Body["active"] == true && in.Body["client_id"] == wantClient
+		}
+	}
+
+	t.Run("client_credentials", func(t *testing.T) {
+		up := newUpstream(t, introspected(svc.ClientID))
+		f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "oauth2", "grant_type": "client_credentials",
+			"client_id": "`+svc.ClientID+`", "client_secret": "`+svc.ClientSecret+`", "token_url": "`+counting.URL+`", "scope": "tickets"}}`)
+		tokenRequests.Store("n", new(int))
+		for i := range 3 {
+			if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 201 {
+				t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+		if n, _ := tokenRequests.Load("n"); *(n.(*int)) != 1 {
+			t.Errorf("%d token requests for 3 calls, want 1 (cached)", *(n.(*int)))
+		}
+	})
+	t.Run("password", func(t *testing.T) {
+		up := newUpstream(t, introspected(web.ClientID))
+		f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "oauth2", "grant_type": "password",
+			"client_id": "`+web.ClientID+`", "client_secret": "`+web.ClientSecret+`", "token_url": "`+asIssuer+`/oauth/token",
+			"username": "robot", "password": "robot password 1"}}`)
+		if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 201 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
+	for _, tc := range []struct {
+		name, auth, code string
+	}{
+		{"wrong client secret", `"grant_type": "client_credentials", "client_id": "` + svc.ClientID + `", "client_secret": "wrong", "token_url": "` + asIssuer + `/oauth/token"`, "invalid_client"},
+		{"wrong password", `"grant_type": "password", "client_id": "` + web.ClientID + `", "client_secret": "` + web.ClientSecret + `", "token_url": "` + asIssuer + `/oauth/token", "username": "robot", "password": "nope"`, "invalid_grant"},
+		{"unknown scope", `"grant_type": "client_credentials", "client_id": "` + svc.ClientID + `", "client_secret": "` + svc.ClientSecret + `", "token_url": "` + asIssuer + `/oauth/token", "scope": "nonexistent"`, "invalid_scope"},
+		{"grant not allowed", `"grant_type": "password", "client_id": "` + svc.ClientID + `", "client_secret": "` + svc.ClientSecret + `", "token_url": "` + asIssuer + `/oauth/token", "username": "robot", "password": "robot password 1"`, "unauthorized_client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := newUpstream(t, nil)
+			f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "oauth2", `+tc.auth+`}}`)
+			resp, body := f.call(t, "GET", "up", "x", f.read, nil, "")
+			var p struct{ Error, Hint string }
+			_ = json.Unmarshal([]byte(body), &p)
+			if resp.StatusCode != 502 || p.Error != tc.code || p.Hint == "" {
+				t.Errorf("%d %s, want 502 %s with a hint", resp.StatusCode, body, tc.code)
+			}
+			if len(up.requests()) != 0 {
+				t.Error("the call reached the upstream without a token")
+			}
+		})
+	}
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vs := range src {
+		dst[k] = vs
+	}
+}
