@@ -65,7 +65,9 @@ type API struct {
 	Consents ConsentStore
 	// Integrations keeps the tenants' HTTP integrations and icons (R-INT).
 	Integrations *integration.Service
-	openAPIJS    []byte
+	// Tester performs integrations' test requests (R-INT-9).
+	Tester    Tester
+	openAPIJS []byte
 }
 
 type handler func(w http.ResponseWriter, r *http.Request) error
@@ -177,6 +179,7 @@ func (a *API) routes() []route {
 		{"PUT " + t + "/integrations/{name}", a.updateIntegration},
 		{"DELETE " + t + "/integrations/{name}", a.deleteIntegration},
 		{"GET " + t + "/integrations/{name}/export", a.exportIntegration},
+		{"POST " + t + "/integrations/{name}/test", a.testIntegration},
 		{"GET " + t + "/icons", a.listIcons},
 		{"POST " + t + "/icons", a.addIcon},
 		{"GET " + t + "/icons/{icon_id}", a.getIcon},

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -136,6 +137,25 @@ func (a *API) importIntegration(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, a.integrationView(tid, &e.Integration, warn))
+}
+
+// Tester performs an integration's test request (R-INT-9): outbound.Service.
+type Tester interface {
+	Test(ctx context.Context, ig *integration.Integration) integration.TestResult
+}
+
+// testIntegration performs the integration's test request and shows the
+// outcome; 200 whatever the upstream answered (ok says whether it worked).
+func (a *API) testIntegration(w http.ResponseWriter, r *http.Request) error {
+	tid, err := a.ctxTenant(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	i, err := a.Integrations.Get(r.Context(), tid, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a.Tester.Test(r.Context(), i))
 }
 
 // IconView is one of a tenant's icons; the PNG only when asked for one.

@@ -271,7 +271,13 @@ func integrationCmd(g *globals) *cobra.Command {
 		},
 	}
 	imp.Flags().StringVar(&importName, "name", "", "add it under this name instead of the exported one")
-	cmd.AddCommand(create, update, get, list, del, export, imp, iconCmd(g, &tenant))
+	test := &cobra.Command{
+		Use: "test NAME", Short: "Test the connection: perform the integration's test request and show the outcome", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, http.MethodPost, one(args[0])+"/test", nil, showFields("ok", "method", "url", "status", "duration_ms", "error", "error_description", "hint", "body"))
+		},
+	}
+	cmd.AddCommand(create, update, get, list, del, export, imp, test, iconCmd(g, &tenant))
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -403,5 +404,37 @@ func TestIntegrationCallOAuth(t *testing.T) {
 func copyHeader(dst, src http.Header) {
 	for k, vs := range src {
 		dst[k] = vs
+	}
+}
+
+// Issue 11 §6, R-INT-9, R-INT-6: "test connection" performs the configured
+// request with the credentials and shows the outcome in plain words, the
+// CLI too; an API key in the query is never shown.
+func TestIntegrationTestConnection(t *testing.T) {
+	f := newCallFixture(t, nil)
+	up := newUpstream(t, func(r *http.Request) bool { return r.URL.Query().Get("k") == "the-key" && r.URL.Path == "/api/health" })
+	f.integration(t, "up", `{"base_url": "`+up.URL+`/api", "test_request": {"path": "health"}, "service_auth": {"method": "api_key", "in": "query", "name": "k", "key": "the-key"}}`)
+	out, errs, code := f.inst.cli(t, "integration", "test", "up", "--tenant", "acme", "-o", "json")
+	var res map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil {
+		t.Fatalf("integration test: %d %s %s", code, out, errs)
+	}
+	if res["ok"] != true || res["status"] != float64(201) || res["url"] != up.URL+"/api/health?k=REDACTED" || res["body"] != `{"ok":true}` || strings.Contains(out, "the-key") {
+		t.Errorf("a working integration: %s", out)
+	}
+	for _, tc := range []struct {
+		name, body, wantError, wantHint string
+	}{
+		{"refused key", `{"base_url": "` + up.URL + `/api", "test_request": {"path": "health"}, "service_auth": {"method": "api_key", "in": "query", "name": "k", "key": "wrong"}}`, "upstream_refused", "credentials"},
+		{"nothing listens", `{"base_url": "http://127.0.0.1:1", "service_auth": {"method": "none"}}`, "upstream_unreachable", "nothing listens"},
+		{"OAuth refused", `{"base_url": "` + up.URL + `", "service_auth": {"method": "oauth2", "grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x", "token_url": "` + f.tokenEndpoint + `"}}`, "invalid_client", "client ID and secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.integration(t, "up", tc.body)
+			r := f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/acme/integrations/up/test", nil)
+			if r.Status != 200 || r.Body["ok"] != false || r.Body["error"] != tc.wantError || !strings.Contains(fmt.Sprint(r.Body["hint"]), tc.wantHint) {
+				t.Errorf("%d %s", r.Status, r.Raw)
+			}
+		})
 	}
 }

@@ -198,6 +198,20 @@ func (r *RateLimit) Window() time.Duration {
 	return time.Second
 }
 
+// TestResult is the outcome of "test connection" (R-INT-9).
+type TestResult struct {
+	OK         bool   `json:"ok"`
+	Method     string `json:"method"`
+	URL        string `json:"url"`
+	Status     int    `json:"status,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+	Error      string `json:"error,omitempty"`
+	Detail     string `json:"error_description,omitempty"`
+	Hint       string `json:"hint,omitempty"`
+	// Body is the start of the answer (512 bytes at most), when it is text.
+	Body string `json:"body,omitempty"`
+}
+
 // TestRequest is the request "test connection" makes: a GET or HEAD of a
 // path below the base URL.
 type TestRequest struct {

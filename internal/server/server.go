@@ -174,6 +174,7 @@ func (s *Server) routes() (http.Handler, error) {
 		Limiter:         &ratelimit.Limiter{Counter: counter, Now: time.Now},
 		MaxRequestBytes: s.Config.IntegrationMaxRequestBytes, MaxResponseBytes: s.Config.IntegrationMaxResponseBytes, Timeout: s.Config.IntegrationTimeout}
 	calls.Register(mux)
+	api.Tester = calls
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
