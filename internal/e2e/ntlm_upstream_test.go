@@ -537,7 +537,7 @@ func ntlmTestAVPairs(t *testing.T, m []byte) (uint32, []byte, map[uint16][]byte)
 	return 0, nil, nil
 }
 
-func mustHex(t testing.TB, s string) []byte {
+func ntlmHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 	if err != nil {
@@ -551,8 +551,8 @@ func mustHex(t testing.TB, s string) []byte {
 // §4.2.4 (issue 11, R-INT-2 (NTLM)).
 func TestNTLMv2KnownAnswer(t *testing.T) {
 	const user, domain, password = "User", "Domain", "Password"
-	serverChallenge := mustHex(t, "0123456789abcdef")
-	clientChallenge := mustHex(t, "aaaaaaaaaaaaaaaa")
+	serverChallenge := ntlmHex(t, "0123456789abcdef")
+	clientChallenge := ntlmHex(t, "aaaaaaaaaaaaaaaa")
 	timestamp := make([]byte, 8)
 
 	if got, want := hex.EncodeToString(ntlmNTOWFv1(password)), "a4f49c406510bdcab6824ee7c30fd852"; got != want {
@@ -568,7 +568,7 @@ func TestNTLMv2KnownAnswer(t *testing.T) {
 		ntlmAV{ntlmAvNbDomainName, ntlmUTF16("Domain")},
 		ntlmAV{ntlmAvNbComputerName, ntlmUTF16("Server")},
 	)
-	wantAV := mustHex(t, "02 00 0c 00 44 00 6f 00 6d 00 61 00 69 00 6e 00 01 00 0c 00 53 00 65 00 72 00 76 00 65 00 72 00 00 00 00 00")
+	wantAV := ntlmHex(t, "02 00 0c 00 44 00 6f 00 6d 00 61 00 69 00 6e 00 01 00 0c 00 53 00 65 00 72 00 76 00 65 00 72 00 00 00 00 00")
 	if !bytes.Equal(serverName, wantAV) {
 		t.Errorf("AV pairs = %x, want %x (§4.2.1)", serverName, wantAV)
 	}
@@ -593,7 +593,7 @@ func TestNTLMv2KnownAnswer(t *testing.T) {
 	if verifyNTLMv2(&ntlmAuthenticate{User: user, Domain: "DOMAIN", NT: a.NT}, serverChallenge, password) {
 		t.Error("the domain is not uppercased in NTOWFv2, yet DOMAIN verifies")
 	}
-	if verifyNTLMv2(a, mustHex(t, "0123456789abcdee"), password) {
+	if verifyNTLMv2(a, ntlmHex(t, "0123456789abcdee"), password) {
 		t.Error("verified against another server challenge")
 	}
 	for i := range a.NT {
@@ -635,7 +635,7 @@ func TestNTLMUpstream(t *testing.T) {
 	// issue 11, R-INT-2 (NTLM): the parser and verifier agree with
 	// go-ntlmssp's AUTHENTICATE_MESSAGE, without HTTP in between.
 	t.Run("parses and verifies go-ntlmssp's message", func(t *testing.T) {
-		challenge := mustHex(t, "1122334455667788")
+		challenge := ntlmHex(t, "1122334455667788")
 		a, err := parseNTLMAuthenticate(ntlmSeedAuthenticate(t, challenge, `ACME\svc`, password))
 		if err != nil {
 			t.Fatal(err)
@@ -646,7 +646,7 @@ func TestNTLMUpstream(t *testing.T) {
 		if !verifyNTLMv2(a, challenge, password) {
 			t.Error("go-ntlmssp's NTLMv2 response does not verify")
 		}
-		if verifyNTLMv2(a, challenge, "wrong-pass") || verifyNTLMv2(a, mustHex(t, "1122334455667789"), password) {
+		if verifyNTLMv2(a, challenge, "wrong-pass") || verifyNTLMv2(a, ntlmHex(t, "1122334455667789"), password) {
 			t.Error("verified with the wrong password or challenge")
 		}
 	})
@@ -812,7 +812,7 @@ func TestNTLMUpstream(t *testing.T) {
 	// issue 11, R-INT-2 (NTLM): garbage is a 400, never a 500 or a panic.
 	t.Run("malformed tokens", func(t *testing.T) {
 		u := newNTLMUpstream(t, domain, user, password)
-		good := ntlmSeedAuthenticate(t, mustHex(t, "0102030405060708"), `ACME\svc`, password)
+		good := ntlmSeedAuthenticate(t, ntlmHex(t, "0102030405060708"), `ACME\svc`, password)
 		outOfRange := bytes.Clone(good)
 		binary.LittleEndian.PutUint32(outOfRange[24:], 0xfffffff0) // NtChallengeResponse offset
 		oddUser := bytes.Clone(good)
