@@ -438,3 +438,29 @@ func TestIntegrationTestConnection(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11 acceptance, R-INT-2: an NTLM integration against an upstream
+// that verifies a real NTLMv2 exchange: the call gets through with the
+// right password (one handshake, then the connection stays authenticated),
+// and the upstream's 401 comes back with a wrong one.
+func TestIntegrationCallNTLM(t *testing.T) {
+	f := newCallFixture(t, nil)
+	up := newNTLMUpstream(t, "ACME", "svc", "correct-pass")
+	f.integration(t, "up", `{"base_url": "`+up.URL+`/ews", "service_auth": {"method": "ntlm", "domain": "ACME", "username": "svc", "password": "correct-pass"}}`)
+	for i := range 3 {
+		resp, body := f.call(t, "GET", "up", "inbox?n=5", f.read, nil, "")
+		if resp.StatusCode != 200 || !strings.Contains(body, `"user":"ACME\\svc"`) || !strings.Contains(body, `"path":"/ews/inbox"`) {
+			t.Fatalf("call %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if up.handshakes() != 1 || up.served() != 3 || up.failures() != 0 {
+		t.Errorf("handshakes %d, served %d, failures %d: want 1, 3, 0 (the connection stays authenticated)", up.handshakes(), up.served(), up.failures())
+	}
+	f.integration(t, "up", `{"base_url": "`+up.URL+`/ews", "service_auth": {"method": "ntlm", "domain": "ACME", "username": "svc", "password": "wrong"}}`)
+	if resp, body := f.call(t, "GET", "up", "inbox", f.read, nil, ""); resp.StatusCode != 401 {
+		t.Errorf("a wrong password: %d %s", resp.StatusCode, body)
+	}
+	if up.failures() != 1 {
+		t.Errorf("failures %d, want 1", up.failures())
+	}
+}
