@@ -298,6 +298,27 @@ func (i *Integration) Validate(requireSecrets bool) (warnings []string, err erro
 	return warnings, nil
 }
 
+// Ready reports, without changing i, whether its service credentials are
+// complete: an imported integration has none until an update sets them.
+func (i *Integration) Ready() error {
+	a := &i.ServiceAuth
+	missing := ""
+	switch {
+	case (a.Method == MethodBasic || a.Method == MethodNTLM) && a.Password == "":
+		missing = "password"
+	case a.Method == MethodBearer && a.Token == "":
+		missing = "token"
+	case a.Method == MethodAPIKey && a.Key == "":
+		missing = "key"
+	case a.Method == MethodOAuth2 && a.GrantType == GrantPassword && a.Password == "":
+		missing = "password"
+	}
+	if missing != "" {
+		return derrors.Invalidf("service_auth."+missing, "is not set: an admin must set it (an imported integration comes without secrets)")
+	}
+	return nil
+}
+
 // checkURL accepts an absolute http(s) URL with a host and no user
 // information; https only when httpsOnly.
 func checkURL(field, raw string, httpsOnly bool) (*url.URL, error) {

@@ -543,3 +543,35 @@ func TestKeepSecretsNotToAnotherHost(t *testing.T) {
 		})
 	}
 }
+
+// R-INT-8: an imported integration (no secrets) is not ready until its
+// secrets are set; Ready changes nothing.
+func TestReady(t *testing.T) {
+	for _, tc := range []struct {
+		auth  Auth
+		field string
+	}{
+		{Auth{Method: MethodNone}, ""},
+		{Auth{Method: MethodBasic, Username: "u"}, "service_auth.password"},
+		{Auth{Method: MethodBasic, Username: "u", Password: "p"}, ""},
+		{Auth{Method: MethodNTLM, Domain: "d", Username: "u"}, "service_auth.password"},
+		{Auth{Method: MethodBearer}, "service_auth.token"},
+		{Auth{Method: MethodAPIKey, In: "header", Name: "X-K"}, "service_auth.key"},
+		{Auth{Method: MethodOAuth2, GrantType: GrantPassword, Username: "u"}, "service_auth.password"},
+		{Auth{Method: MethodOAuth2, GrantType: GrantClientCredentials, ClientID: "c"}, ""},
+	} {
+		i := &Integration{Name: "x", BaseURL: "https://x.example.com", ServiceAuth: tc.auth}
+		before := *i
+		err := i.Ready()
+		var de *derrors.Error
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%+v: %v, want ready", tc.auth, err)
+		case tc.field != "" && (!errors.As(err, &de) || de.Field != tc.field):
+			t.Errorf("%+v: %v, want %s not set", tc.auth, err, tc.field)
+		}
+		if i.ServiceAuth.Prefix != before.ServiceAuth.Prefix || i.ServiceAuth.HeaderPrefix != before.ServiceAuth.HeaderPrefix {
+			t.Errorf("Ready changed the integration: %+v", i.ServiceAuth)
+		}
+	}
+}

@@ -203,7 +203,7 @@ func (s *Service) upstreamRequest(r *http.Request, ig *integration.Integration, 
 	bad := func(status int, code, detail string) *problem {
 		return &problem{Status: status, Error: code, Detail: detail}
 	}
-	if _, err := ig.Validate(true); err != nil {
+	if err := ig.Ready(); err != nil {
 		return nil, bad(http.StatusServiceUnavailable, "integration_not_configured", "the integration is not fully configured (an admin must set its credentials): "+err.Error())
 	}
 	if ig.ActionAuth != nil && !readMethod(r.Method) {

@@ -26,7 +26,7 @@ func (s *Service) Test(ctx context.Context, ig *integration.Integration) integra
 		res.Status, res.Error, res.Detail, res.Hint = 0, p.Error, p.Detail, p.Hint
 		return res
 	}
-	if _, err := ig.Validate(true); err != nil {
+	if err := ig.Ready(); err != nil {
 		return fail(&problem{Error: "integration_not_configured", Detail: err.Error(), Hint: "set the integration's credentials"})
 	}
 	clean, err := integration.CleanPath(path)

@@ -6,7 +6,7 @@ import (
 	"github.com/gatehouse-id/gatehouse/internal/app"
 )
 
-// clientCache holds whole client lookups (app and secrets).
+// cache holds whole client lookups (app and secrets), by tenant and client ID.
 //
 // An SQLite database belongs to one Gatehouse process (Open takes an
 // exclusive lock on it), so every write to apps, secrets or tenants passes
@@ -16,11 +16,12 @@ import (
 // coherence.go hears every replica's writes as they commit.
 //
 // A lookup that raced with a write must not store what it read: the
-// generation counter, bumped by every invalidation, tells.
-type clientCache struct {
-	mu      sync.RWMutex
-	gen     uint64
-	clients map[string]cachedClient
+// generation counter, bumped by every invalidation, tells. The same cache
+// holds the integrations (integrations.go), with the same rule.
+type cache[V any] struct {
+	mu  sync.RWMutex
+	gen uint64
+	m   map[string]V
 }
 
 type cachedClient struct {
@@ -28,32 +29,32 @@ type cachedClient struct {
 	secrets []app.Secret
 }
 
-func clientKey(tenantID, clientID string) string { return tenantID + "\x00" + clientID }
+func cacheKey(tenantID, id string) string { return tenantID + "\x00" + id }
 
-func (c *clientCache) get(tenantID, clientID string) (cachedClient, uint64, bool) {
+func (c *cache[V]) get(tenantID, id string) (V, uint64, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	cc, ok := c.clients[clientKey(tenantID, clientID)]
-	return cc, c.gen, ok
+	v, ok := c.m[cacheKey(tenantID, id)]
+	return v, c.gen, ok
 }
 
 // put stores a lookup made at generation gen, unless a write came since.
-func (c *clientCache) put(tenantID, clientID string, gen uint64, cc cachedClient) {
+func (c *cache[V]) put(tenantID, id string, gen uint64, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
 		return
 	}
-	if c.clients == nil || len(c.clients) >= maxCachedApps {
-		c.clients = make(map[string]cachedClient)
+	if c.m == nil || len(c.m) >= maxCachedApps {
+		c.m = make(map[string]V)
 	}
-	c.clients[clientKey(tenantID, clientID)] = cc
+	c.m[cacheKey(tenantID, id)] = v
 }
 
-// invalidate drops every cached client; writes call it after they finish.
-func (c *clientCache) invalidate() {
+// invalidate drops every cached entry; writes call it after they finish.
+func (c *cache[V]) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	c.clients = nil
+	c.m = nil
 }

@@ -145,10 +145,11 @@ func (d *DB) Cached() bool {
 	return d.listen != nil && d.listen.live.Load()
 }
 
-// dropCaches drops the client and user caches.
+// dropCaches drops the client, user and integration caches.
 func (d *DB) dropCaches() {
 	d.clients.invalidate()
 	d.users.invalidate()
+	d.integrations.invalidate()
 }
 
 // notify tells every replica's listener to drop its caches when tx commits.

@@ -97,8 +97,26 @@ func (d *DB) scanIntegration(tenantID, name, cfg, sealed string, created, update
 	return &i, nil
 }
 
-// GetIntegration implements integration.Store.
+// GetIntegration implements integration.Store. What it returns may be
+// shared with other callers (the cache, kept as the user cache is: every
+// write transaction drops it, and on PostgreSQL other replicas' writes
+// too): read it, never change it.
 func (d *DB) GetIntegration(ctx context.Context, tenantID, name string) (*integration.Integration, error) {
+	if !d.Cached() {
+		return d.getIntegration(ctx, tenantID, name)
+	}
+	i, gen, ok := d.integrations.get(tenantID, name)
+	if ok {
+		return i, nil
+	}
+	i, err := d.getIntegration(ctx, tenantID, name)
+	if err == nil {
+		d.integrations.put(tenantID, name, gen, i)
+	}
+	return i, err
+}
+
+func (d *DB) getIntegration(ctx context.Context, tenantID, name string) (*integration.Integration, error) {
 	var cfg, sealed string
 	var created, updated int64
 	err := d.row(ctx, nil, "SELECT config, secrets, created_at, updated_at FROM integrations WHERE tenant_id = ? AND name = ?", tenantID, name).

@@ -32,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/store/migrations"
 )
 
@@ -60,12 +61,14 @@ type DB struct {
 	stmts   stmtCache
 	wr      *writer // SQLite only
 	hot     hot
-	clients clientCache
-	users   userCache
-	listen  *listener // PostgreSQL: keeps the caches coherent (coherence.go)
-	channel string    // PostgreSQL: the listener's channel
-	ckpt    *sql.DB   // SQLite: checkpoints
-	lock    *os.File  // SQLite: held while open
+	clients cache[cachedClient]
+	// integrations: by tenant and name, shared and read-only.
+	integrations cache[*integration.Integration]
+	users        userCache
+	listen       *listener // PostgreSQL: keeps the caches coherent (coherence.go)
+	channel      string    // PostgreSQL: the listener's channel
+	ckpt         *sql.DB   // SQLite: checkpoints
+	lock         *os.File  // SQLite: held while open
 }
 
 // Options configure Open.
@@ -267,12 +270,13 @@ func (d *DB) q(query string) string {
 // tx runs fn in a write transaction, committing when fn returns nil. On
 // SQLite the transaction is shared with concurrent writes (writer.go), so
 // fn must do its reads and writes through tx, and not call tx or exec
-// without it: that would wait for itself. When it returns, the user cache
-// is dropped (usercache.go), and on PostgreSQL the transaction tells every
+// without it: that would wait for itself. When it returns, the user and
+// integration caches are dropped (usercache.go, integrations.go), and on PostgreSQL the transaction tells every
 // replica to drop theirs (coherence.go); writes of the grant tables alone
 // use grantTx.
 func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer d.users.invalidate()
+	defer d.integrations.invalidate()
 	if d.dialect != Postgres {
 		return d.grantTx(ctx, fn)
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // userCache holds users and their access per app (GetUser, Access), with
-// the same rule as clientCache: on SQLite one process owns the database, so
+// the same rule as the client cache (clients.go): on SQLite one process owns the database, so
 // every write passes through this DB; on PostgreSQL the listener of
 // coherence.go drops it when another replica's write commits.
 //
