@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 200000x
 
-.PHONY: run test build lint fuzz bench bench-flow bench-bff bench-go
+.PHONY: run test build lint fuzz bench bench-flow bench-bff bench-integration bench-go
 
 run: ## run Gatehouse on its embedded database in ./gatehouse-data
 	$(GO) run ./cmd/gatehouse serve
@@ -30,3 +30,6 @@ bench-flow: ## user-flow benchmark (introspection, code, refresh, login) vs oidc
 
 bench-bff: ## token-management service: RetrieveAccessToken over HTTP (see bench/README.md)
 	bash bench/bff.sh
+
+bench-integration: ## HTTP integration calls through Gatehouse vs direct (see bench/README.md)
+	bash bench/integration.sh
