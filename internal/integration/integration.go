@@ -219,12 +219,15 @@ type TestRequest struct {
 	Path   string `json:"path"`
 }
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // ValidateName checks an integration name: 1 to 63 of a-z, 0-9 and '-',
-// not starting with '-'.
+// not starting with '-'. (Every call checks its name: no regexp.)
 func ValidateName(n string) error {
-	if !nameRE.MatchString(n) {
+	ok := len(n) >= 1 && len(n) <= 63 && n[0] != '-'
+	for i := 0; ok && i < len(n); i++ {
+		c := n[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
+	}
+	if !ok {
 		return derrors.Invalidf("name", "%q: 1 to 63 characters a-z, 0-9 and '-', starting with a letter or digit", n)
 	}
 	return nil

@@ -240,7 +240,11 @@ func (s *Service) upstreamRequest(r *http.Request, ig *integration.Integration, 
 		return nil, bad(http.StatusBadRequest, "invalid_request", "the request cannot be forwarded")
 	}
 	up.ContentLength = r.ContentLength
-	copyHeaders(up.Header, r.Header, requestDrop(ig))
+	skip := ""
+	if a := ig.ServiceAuth; a.Method == integration.MethodAPIKey && a.In == "header" {
+		skip = http.CanonicalHeaderKey(a.Name)
+	}
+	copyHeaders(up.Header, r.Header, requestDrop, skip)
 	return up, nil
 }
 
@@ -250,19 +254,16 @@ var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-A
 
 // requestDrop are the caller's headers never forwarded: hop-by-hop,
 // credentials (Gatehouse's own token and cookies; the upstream gets the
-// integration's), the header the API key goes in, and forwarding headers
-// the caller could forge.
-func requestDrop(ig *integration.Integration) map[string]bool {
+// integration's) and forwarding headers the caller could forge. The header
+// an API key goes in is dropped too (copyHeaders' skip).
+var requestDrop = func() map[string]bool {
 	d := map[string]bool{"Authorization": true, "Cookie": true, "Host": true, "Content-Length": true,
 		"Forwarded": true, "X-Forwarded-For": true, "X-Forwarded-Host": true, "X-Forwarded-Proto": true, "X-Real-Ip": true}
 	for _, h := range hopByHop {
 		d[h] = true
 	}
-	if a := ig.ServiceAuth; a.Method == integration.MethodAPIKey && a.In == "header" {
-		d[http.CanonicalHeaderKey(a.Name)] = true
-	}
 	return d
-}
+}()
 
 // responseDrop are the upstream's headers never passed back: hop-by-hop,
 // and cookies of the service account's session.
@@ -274,17 +275,20 @@ var responseDrop = func() map[string]bool {
 	return d
 }()
 
-// copyHeaders copies src to dst but the dropped headers and those the
-// Connection header names.
-func copyHeaders(dst, src http.Header, drop map[string]bool) {
-	conn := map[string]bool{}
+// copyHeaders copies src to dst but the dropped headers, skip, and those
+// the Connection header names.
+func copyHeaders(dst, src http.Header, drop map[string]bool, skip string) {
+	var conn map[string]bool
 	for _, v := range src.Values("Connection") {
 		for _, f := range strings.Split(v, ",") {
+			if conn == nil {
+				conn = map[string]bool{}
+			}
 			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
 		}
 	}
 	for k, vs := range src {
-		if drop[k] || conn[k] {
+		if drop[k] || conn[k] || k == skip {
 			continue
 		}
 		dst[k] = append([]string(nil), vs...)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/Azure/go-ntlmssp"
 
@@ -113,12 +114,14 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, ig *integratio
 			Detail: fmt.Sprintf("the upstream's answer is larger than %d bytes", s.MaxResponseBytes)})
 		return
 	}
-	copyHeaders(w.Header(), resp.Header, responseDrop)
+	copyHeaders(w.Header(), resp.Header, responseDrop, "")
 	if resp.ContentLength >= 0 {
 		w.Header().Set("Content-Length", fmt.Sprint(resp.ContentLength))
 	}
 	w.WriteHeader(resp.StatusCode)
-	n, err := io.Copy(w, io.LimitReader(resp.Body, s.MaxResponseBytes+1))
+	buf := copyBuffers.Get().(*[]byte)
+	n, err := io.CopyBuffer(w, io.LimitReader(resp.Body, s.MaxResponseBytes+1), *buf)
+	copyBuffers.Put(buf)
 	if n > s.MaxResponseBytes || (err != nil && ctx.Err() == nil && r.Context().Err() == nil) {
 		// Too long, or cut: the status is out already, so the caller
 		// learns it from a broken connection, not from a short body that
@@ -127,6 +130,9 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, ig *integratio
 		panic(http.ErrAbortHandler)
 	}
 }
+
+// copyBuffers are the buffers answers stream through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // upstreamFailed answers a call whose upstream could not be reached or
 // did not answer in time.
