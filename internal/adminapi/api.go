@@ -65,8 +65,8 @@ type API struct {
 	Consents ConsentStore
 	// Integrations keeps the tenants' HTTP integrations and icons (R-INT).
 	Integrations *integration.Service
-	// Tester performs integrations' test requests (R-INT-9).
-	Tester    Tester
+	// Outbound tests integrations and starts service-account sign-ins.
+	Outbound  Outbound
 	openAPIJS []byte
 }
 
@@ -180,6 +180,7 @@ func (a *API) routes() []route {
 		{"DELETE " + t + "/integrations/{name}", a.deleteIntegration},
 		{"GET " + t + "/integrations/{name}/export", a.exportIntegration},
 		{"POST " + t + "/integrations/{name}/test", a.testIntegration},
+		{"POST " + t + "/integrations/{name}/authorize", a.authorizeIntegration},
 		{"GET " + t + "/icons", a.listIcons},
 		{"POST " + t + "/icons", a.addIcon},
 		{"GET " + t + "/icons/{icon_id}", a.getIcon},

@@ -14,13 +14,21 @@ import (
 // validation.
 type IntegrationView struct {
 	integration.Integration
-	CallURL  string   `json:"call_url"`
-	Scopes   []string `json:"scopes"`
-	Warnings []string `json:"warnings,omitempty"`
+	CallURL string `json:"call_url"`
+	// CallbackURL is the redirect URI to register at the system's
+	// authorization server (OAuth 2.0 authorization code).
+	CallbackURL string   `json:"callback_url,omitempty"`
+	Scopes      []string `json:"scopes"`
+	Warnings    []string `json:"warnings,omitempty"`
 }
 
 func (a *API) integrationView(tid string, i *integration.Integration, warnings []string) IntegrationView {
+	cb := ""
+	if i.ServiceAuth.GrantType == integration.GrantAuthorizationCode || i.ActionAuth != nil {
+		cb = a.PublicURL + "/t/" + tid + "/integrations/callback"
+	}
 	return IntegrationView{
+		CallbackURL: cb,
 		Integration: i.Redacted(),
 		CallURL:     a.PublicURL + "/t/" + tid + "/integrations/" + i.Name + "/call/",
 		Scopes:      []string{"integration:" + i.Name, "integration:" + i.Name + ":write"},
@@ -139,9 +147,13 @@ func (a *API) importIntegration(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusCreated, a.integrationView(tid, &e.Integration, warn))
 }
 
-// Tester performs an integration's test request (R-INT-9): outbound.Service.
-type Tester interface {
+// Outbound is what the admin API asks of the integration calls
+// (outbound.Service): test connection (R-INT-9), and where the service
+// account of an authorization-code integration signs in (R-INT-2).
+type Outbound interface {
 	Test(ctx context.Context, ig *integration.Integration) integration.TestResult
+	AuthorizeURL(ig *integration.Integration) (string, error)
+	CallbackURL(tenantID string) string
 }
 
 // testIntegration performs the integration's test request and shows the
@@ -155,7 +167,25 @@ func (a *API) testIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, a.Tester.Test(r.Context(), i))
+	return writeJSON(w, http.StatusOK, a.Outbound.Test(r.Context(), i))
+}
+
+// authorizeIntegration starts the service account's one-time sign-in of an
+// authorization-code integration: open authorization_url in a browser.
+func (a *API) authorizeIntegration(w http.ResponseWriter, r *http.Request) error {
+	tid, err := a.ctxTenant(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	i, err := a.Integrations.Get(r.Context(), tid, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	u, err := a.Outbound.AuthorizeURL(i)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"authorization_url": u, "redirect_uri": a.Outbound.CallbackURL(tid)})
 }
 
 // IconView is one of a tenant's icons; the PNG only when asked for one.

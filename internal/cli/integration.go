@@ -277,7 +277,13 @@ func integrationCmd(g *globals) *cobra.Command {
 			return g.call(cmd, http.MethodPost, one(args[0])+"/test", nil, showFields("ok", "method", "url", "status", "duration_ms", "error", "error_description", "hint", "body"))
 		},
 	}
-	cmd.AddCommand(create, update, get, list, del, export, imp, test, iconCmd(g, &tenant))
+	authorize := &cobra.Command{
+		Use: "authorize NAME", Short: "Print where to sign in once with the service account (OAuth 2.0 authorization code)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.call(cmd, http.MethodPost, one(args[0])+"/authorize", nil, showFields("authorization_url", "redirect_uri"))
+		},
+	}
+	cmd.AddCommand(create, update, get, list, del, export, imp, test, authorize, iconCmd(g, &tenant))
 	return cmd
 }
 

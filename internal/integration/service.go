@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -24,6 +25,9 @@ type Store interface {
 	// ListIcons lists the icons offered (not removed), without their bytes.
 	ListIcons(ctx context.Context, tenantID string) ([]*Icon, error)
 	RemoveIcon(ctx context.Context, tenantID, id string) error
+	// DeleteIntegrationTokens forgets the OAuth tokens of the service
+	// account (service) or of the users (users).
+	DeleteIntegrationTokens(ctx context.Context, tenantID, name string, service, users bool) error
 }
 
 // Service applies the rules of integrations and icons over a Store.
@@ -108,7 +112,14 @@ func (s *Service) Update(ctx context.Context, tenantID, name string, i *Integrat
 		return nil, err
 	}
 	i.CreatedAt, i.UpdatedAt = old.CreatedAt, s.now()
-	return warn, s.Store.UpdateIntegration(ctx, i)
+	if err := s.Store.UpdateIntegration(ctx, i); err != nil {
+		return nil, err
+	}
+	// Tokens got with other OAuth settings are not this integration's:
+	// forgotten (the service account signs in again after such a change).
+	service := !reflect.DeepEqual(i.ServiceAuth, old.ServiceAuth)
+	users := !reflect.DeepEqual(i.ActionAuth, old.ActionAuth)
+	return warn, s.Store.DeleteIntegrationTokens(ctx, tenantID, name, service, users)
 }
 
 // Delete removes an integration.

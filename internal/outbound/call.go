@@ -52,10 +52,15 @@ const (
 
 // Service serves the calls. Set the fields, then Register.
 type Service struct {
+	// PublicURL is the server's public URL (the OAuth callback's base).
+	PublicURL    string
 	Integrations Integrations
 	Verifier     Verifier
 	Limiter      *ratelimit.Limiter
-	Log          *slog.Logger
+	// Tokens keeps the OAuth tokens; Seal seals authorization states.
+	Tokens TokenStore
+	Seal   Sealer
+	Log    *slog.Logger
 	// MaxRequestBytes and MaxResponseBytes bound the bodies (0: defaults);
 	// Timeout bounds a whole call, the upstream's answer included.
 	MaxRequestBytes, MaxResponseBytes int64
@@ -74,6 +79,7 @@ type Service struct {
 // Register adds the call route to mux.
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/t/{tenant}/integrations/{name}/call/{path...}", s.call)
+	mux.HandleFunc("GET /t/{tenant}"+CallbackPath, s.callback)
 }
 
 func (s *Service) init() {

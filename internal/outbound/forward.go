@@ -68,8 +68,9 @@ func (s *Service) ntlmTransport(ig *integration.Integration) http.RoundTripper {
 	return rt
 }
 
-// authorize adds the integration's service credentials to up (R-INT-2).
-func (s *Service) authorize(ctx context.Context, ig *integration.Integration, up *http.Request) *problem {
+// authorize adds the integration's service credentials to up (R-INT-2);
+// stale is an OAuth access token the upstream refused, to renew.
+func (s *Service) authorize(ctx context.Context, ig *integration.Integration, up *http.Request, stale string) *problem {
 	a := ig.ServiceAuth
 	switch a.Method {
 	case integration.MethodBasic:
@@ -85,7 +86,7 @@ func (s *Service) authorize(ctx context.Context, ig *integration.Integration, up
 			up.Header.Set(a.Name, a.Key)
 		}
 	case integration.MethodOAuth2:
-		tok, p := s.oauthToken(ctx, ig)
+		tok, p := s.oauthToken(ctx, ig, stale)
 		if p != nil {
 			return p
 		}
@@ -99,11 +100,25 @@ func (s *Service) forward(w http.ResponseWriter, r *http.Request, ig *integratio
 	ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)
 	defer cancel()
 	up = up.WithContext(ctx)
-	if p := s.authorize(ctx, ig, up); p != nil {
+	if p := s.authorize(ctx, ig, up, ""); p != nil {
 		writeProblem(w, *p)
 		return
 	}
-	resp, err := s.client(ig).Do(up)
+	c := s.client(ig)
+	resp, err := c.Do(up)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && ig.ServiceAuth.Method == integration.MethodOAuth2 && up.Body == nil {
+		// The upstream refused the OAuth token (expired early, revoked):
+		// renew it once and try again; only a call without a body can be
+		// sent twice.
+		resp.Body.Close()
+		refused, _ := strings.CutPrefix(up.Header.Get("Authorization"), ig.ServiceAuth.HeaderPrefix+" ")
+		retry := up.Clone(ctx)
+		if p := s.authorize(ctx, ig, retry, refused); p != nil {
+			writeProblem(w, *p)
+			return
+		}
+		resp, err = c.Do(retry)
+	}
 	if err != nil {
 		s.upstreamFailed(w, r, ig, err)
 		return

@@ -2,8 +2,11 @@ package outbound
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -12,15 +15,44 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/integration"
 )
 
-// tokens caches the service accounts' OAuth access tokens in this process,
-// by integration version, refreshed 30 s before they expire.
+// TokenStore keeps integrations' OAuth tokens, sealed, shared by every
+// replica: the service account's under subject "".
+type TokenStore interface {
+	GetIntegrationToken(ctx context.Context, tenantID, name, subject string) ([]byte, error)
+	SaveIntegrationToken(ctx context.Context, tenantID, name, subject string, token []byte, at time.Time) error
+}
+
+// Sealer seals the state of an authorization (the master key ring).
+type Sealer interface {
+	Seal(plaintext, aad []byte) (string, error)
+	Open(sealed string, aad []byte) ([]byte, error)
+}
+
+// Token refresh and sign-in bounds.
+const (
+	// refreshAhead: a token this close to its expiry is renewed first.
+	refreshAhead = 30 * time.Second
+	// stateLifetime bounds an authorization from its URL to the callback.
+	stateLifetime = 10 * time.Minute
+)
+
+// tokens caches the OAuth tokens of this process in front of the store.
 type tokens struct {
 	mu     sync.Mutex
 	byKey  map[string]*oauth2.Token
 	flight singleflight.Group
+}
+
+func tokenKey(ig *integration.Integration, subject string) string {
+	return ig.TenantID + "\x00" + ig.Name + "\x00" + ig.UpdatedAt.String() + "\x00" + subject
+}
+
+func fresh(t *oauth2.Token) bool {
+	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > refreshAhead)
 }
 
 // oauthHints say in plain words what to check for each RFC 6749 §5.2 error
@@ -34,72 +66,136 @@ var oauthHints = map[string]string{
 	"invalid_scope":          "the scope is unknown to the server or more than the client may have: check the scope",
 }
 
-// oauthToken is an access token of the integration's service account.
-func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration) (string, *problem) {
-	a := ig.ServiceAuth
-	if a.GrantType == integration.GrantAuthorizationCode {
-		return "", &problem{Status: http.StatusNotImplemented, Error: "not_implemented",
-			Detail: "the authorization code grant needs the service account's sign-in, which is not available yet; use client_credentials or password"}
+func (s *Service) oauthClient(ig *integration.Integration) *http.Client {
+	hc := &http.Client{Transport: s.verified, Timeout: 30 * time.Second}
+	if ig.OnPremises && ig.AcceptUnverifiedTLS {
+		hc.Transport = s.unverified
 	}
-	key := ig.TenantID + "\x00" + ig.Name + "\x00" + ig.UpdatedAt.String()
+	return hc
+}
+
+func oauthConfig(a *integration.Auth, redirect string) *oauth2.Config {
+	var scopes []string
+	if a.Scope != "" {
+		scopes = strings.Fields(a.Scope)
+	}
+	return &oauth2.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, RedirectURL: redirect, Scopes: scopes,
+		Endpoint: oauth2.Endpoint{AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL}}
+}
+
+// oauthToken is an access token of the integration's service account:
+// from this process's cache, else the store's, else a new one (client
+// credentials, password) or a refreshed one (authorization code), written
+// back to the store for every replica. stale, when set, is a token the
+// upstream refused: it is renewed even if it looks fresh.
+func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, stale string) (string, *problem) {
+	key := tokenKey(ig, "")
 	s.tokens.mu.Lock()
 	if s.tokens.byKey == nil {
 		s.tokens.byKey = map[string]*oauth2.Token{}
 	}
 	tok := s.tokens.byKey[key]
 	s.tokens.mu.Unlock()
-	if tok != nil && (tok.Expiry.IsZero() || time.Until(tok.Expiry) > 30*time.Second) {
+	if fresh(tok) && tok.AccessToken != stale {
 		return tok.AccessToken, nil
 	}
 	v, err, _ := s.tokens.flight.Do(key, func() (any, error) {
-		hc := &http.Client{Transport: s.verified, Timeout: 30 * time.Second}
-		if ig.OnPremises && ig.AcceptUnverifiedTLS {
-			hc.Transport = s.unverified
-		}
-		tctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
-		var scopes []string
-		if a.Scope != "" {
-			scopes = strings.Fields(a.Scope)
-		}
-		var t *oauth2.Token
-		var err error
-		switch a.GrantType {
-		case integration.GrantClientCredentials:
-			cc := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: scopes, EndpointParams: params(a.TokenParams)}
-			t, err = cc.Token(tctx)
-		case integration.GrantPassword:
-			c := oauth2.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, Endpoint: oauth2.Endpoint{TokenURL: a.TokenURL}, Scopes: scopes}
-			t, err = c.PasswordCredentialsToken(tctx, a.Username, a.Password)
-		}
+		ctx := context.WithoutCancel(ctx)
+		stored, err := s.storedToken(ctx, ig, "")
 		if err != nil {
 			return nil, err
 		}
-		s.tokens.mu.Lock()
-		for k := range s.tokens.byKey {
-			if strings.HasPrefix(k, ig.TenantID+"\x00"+ig.Name+"\x00") {
-				delete(s.tokens.byKey, k)
-			}
+		if fresh(stored) && stored.AccessToken != stale {
+			return stored, nil
 		}
-		s.tokens.byKey[key] = t
-		s.tokens.mu.Unlock()
+		t, err := s.newToken(ctx, ig, stored)
+		if err != nil {
+			return nil, err
+		}
+		if t.RefreshToken == "" && stored != nil {
+			t.RefreshToken = stored.RefreshToken
+		}
+		b, _ := json.Marshal(t)
+		if err := s.Tokens.SaveIntegrationToken(ctx, ig.TenantID, ig.Name, "", b, time.Now()); err != nil {
+			return nil, err
+		}
 		return t, nil
 	})
 	if err != nil {
 		return "", oauthProblem(err)
 	}
-	return v.(*oauth2.Token).AccessToken, nil
+	t := v.(*oauth2.Token)
+	s.tokens.mu.Lock()
+	for k := range s.tokens.byKey {
+		if strings.HasPrefix(k, ig.TenantID+"\x00"+ig.Name+"\x00") && k != key {
+			delete(s.tokens.byKey, k)
+		}
+	}
+	s.tokens.byKey[key] = t
+	s.tokens.mu.Unlock()
+	return t.AccessToken, nil
+}
+
+// errNotSignedIn: an authorization-code integration whose service account
+// has not signed in (or whose refresh token is gone).
+var errNotSignedIn = errors.New("the service account has not signed in")
+
+func (s *Service) storedToken(ctx context.Context, ig *integration.Integration, subject string) (*oauth2.Token, error) {
+	b, err := s.Tokens.GetIntegrationToken(ctx, ig.TenantID, ig.Name, subject)
+	if derrors.Is(err, derrors.NotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t oauth2.Token
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// newToken asks the authorization server for a token: client credentials
+// or password afresh, or a refresh of stored (authorization code).
+func (s *Service) newToken(ctx context.Context, ig *integration.Integration, stored *oauth2.Token) (*oauth2.Token, error) {
+	a := &ig.ServiceAuth
+	tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
+	switch a.GrantType {
+	case integration.GrantClientCredentials:
+		cfg := oauthConfig(a, "")
+		cc := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: a.ClientSecret, TokenURL: a.TokenURL, Scopes: cfg.Scopes, EndpointParams: params(a.TokenParams)}
+		return cc.Token(tctx)
+	case integration.GrantPassword:
+		return oauthConfig(a, "").PasswordCredentialsToken(tctx, a.Username, a.Password)
+	case integration.GrantAuthorizationCode:
+		if stored == nil || stored.RefreshToken == "" {
+			return nil, errNotSignedIn
+		}
+		cfg := oauthConfig(a, "")
+		if a.RefreshURL != "" {
+			cfg.Endpoint.TokenURL = a.RefreshURL
+		}
+		return cfg.TokenSource(tctx, &oauth2.Token{RefreshToken: stored.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
+	}
+	return nil, errors.New("no token for grant " + a.GrantType)
 }
 
 // oauthProblem reports a failed token request with the RFC 6749 code and a
 // hint (R-INT-6).
 func oauthProblem(err error) *problem {
 	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.ErrorCode != "" {
+	switch {
+	case errors.Is(err, errNotSignedIn):
+		return &problem{Status: http.StatusServiceUnavailable, Error: "not_signed_in", Detail: "the integration's service account has not signed in",
+			Hint: "an admin signs in once with the service account: gatehouse integration authorize NAME"}
+	case errors.As(err, &re) && re.ErrorCode != "":
 		hint := oauthHints[re.ErrorCode]
 		if hint == "" {
 			hint = "the authorization server refused the token request"
 		}
 		return &problem{Status: http.StatusBadGateway, Error: re.ErrorCode, Detail: "the integration's authorization server said: " + re.ErrorCode + " " + re.ErrorDescription, Hint: hint}
+	case derrors.Unavailable(err):
+		return &problem{Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable", Detail: "try again shortly"}
 	}
 	return &problem{Status: http.StatusBadGateway, Error: "upstream_oauth_failed", Detail: "no access token from the integration's authorization server",
 		Hint: "check the token URL and that the server answers OAuth 2.0 token requests; " + hintOf(err)}
@@ -114,4 +210,108 @@ func params(m map[string]string) map[string][]string {
 		out[k] = []string{v}
 	}
 	return out
+}
+
+// CallbackPath is the path of the OAuth callback of a tenant's
+// integrations: register {public}/t/{tenant}/integrations/callback as the
+// redirect URI at the system's authorization server.
+const CallbackPath = "/integrations/callback"
+
+// authState is what an authorization carries through the browser, sealed.
+type authState struct {
+	Tenant   string `json:"t"`
+	Name     string `json:"n"`
+	Subject  string `json:"s"`
+	Verifier string `json:"v"`
+	Expires  int64  `json:"e"`
+}
+
+var stateAAD = []byte("gatehouse integration authorization state")
+
+// AuthorizeURL is where an admin signs in once with the service account
+// of an authorization-code integration (R-INT-2): the authorization
+// server's page, with PKCE and a sealed state, coming back to the tenant's
+// integration callback.
+func (s *Service) AuthorizeURL(ig *integration.Integration) (string, error) {
+	a := &ig.ServiceAuth
+	if a.Method != integration.MethodOAuth2 || a.GrantType != integration.GrantAuthorizationCode {
+		return "", derrors.Invalidf("service_auth.grant_type", "only an OAuth 2.0 authorization code integration signs in with its service account")
+	}
+	st := authState{Tenant: ig.TenantID, Name: ig.Name, Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(stateLifetime).Unix()}
+	b, _ := json.Marshal(st)
+	sealed, err := s.Seal.Seal(b, stateAAD)
+	if err != nil {
+		return "", err
+	}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), oauth2.AccessTypeOffline}
+	return oauthConfig(a, s.CallbackURL(ig.TenantID)).AuthCodeURL(sealed, opts...), nil
+}
+
+// CallbackURL is the redirect URI of a tenant's integrations.
+func (s *Service) CallbackURL(tenantID string) string {
+	return s.PublicURL + "/t/" + tenantID + CallbackPath
+}
+
+var callbackPage = template.Must(template.New("cb").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body></html>
+`))
+
+func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = callbackPage.Execute(w, struct{ Title, Text string }{title, text})
+}
+
+// callback completes a service account's sign-in: the code is exchanged
+// (with the PKCE verifier of the sealed state) and the tokens stored for
+// every replica.
+func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
+	s.init()
+	q := r.URL.Query()
+	raw, err := s.Seal.Open(q.Get("state"), stateAAD)
+	var st authState
+	if err != nil || json.Unmarshal(raw, &st) != nil || st.Tenant != r.PathValue("tenant") || time.Now().Unix() > st.Expires {
+		page(w, http.StatusBadRequest, "This sign-in cannot be completed", "It expired or did not start here. Start it again from Gatehouse.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		page(w, http.StatusBadRequest, "The sign-in was not completed", "The authorization server said: "+e+" "+q.Get("error_description"))
+		return
+	}
+	ctx := r.Context()
+	ig, err := s.Integrations.Get(ctx, st.Tenant, st.Name)
+	if err != nil {
+		page(w, http.StatusNotFound, "This integration is gone", "The integration "+st.Name+" no longer exists.")
+		return
+	}
+	tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
+	tok, err := oauthConfig(&ig.ServiceAuth, s.CallbackURL(st.Tenant)).Exchange(tctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		p := oauthProblem(err)
+		page(w, http.StatusBadGateway, "The sign-in was not completed", p.Detail+": "+p.Hint)
+		return
+	}
+	b, _ := json.Marshal(tok)
+	if err := s.Tokens.SaveIntegrationToken(ctx, st.Tenant, st.Name, st.Subject, b, time.Now()); err != nil {
+		s.Log.ErrorContext(ctx, "integration sign-in: token not saved", "tenant", st.Tenant, "integration", st.Name, "error", err)
+		page(w, http.StatusServiceUnavailable, "The sign-in was not completed", "Try again in a moment.")
+		return
+	}
+	s.tokens.mu.Lock()
+	for k := range s.tokens.byKey {
+		if strings.HasPrefix(k, st.Tenant+"\x00"+st.Name+"\x00") {
+			delete(s.tokens.byKey, k)
+		}
+	}
+	s.tokens.mu.Unlock()
+	page(w, http.StatusOK, "Signed in", "The integration "+st.Name+" now calls "+hostOf(ig.BaseURL)+" as this account. You can close this window.")
+}
+
+func hostOf(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Host
+	}
+	return u
 }

@@ -57,7 +57,7 @@ func (s *Service) Test(ctx context.Context, ig *integration.Integration) integra
 	if err != nil {
 		return fail(&problem{Error: "invalid_request", Detail: err.Error()})
 	}
-	if p := s.authorize(ctx, ig, up); p != nil {
+	if p := s.authorize(ctx, ig, up, ""); p != nil {
 		return fail(p)
 	}
 	start := time.Now()

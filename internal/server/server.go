@@ -170,11 +170,12 @@ func (s *Server) routes() (http.Handler, error) {
 	if s.DB.Dialect() == store.Postgres {
 		counter = store.RateCounter{DB: s.DB}
 	}
-	calls := &outbound.Service{Integrations: api.Integrations, Verifier: callVerifier{p}, Log: s.Log,
+	calls := &outbound.Service{PublicURL: s.Config.PublicURL, Integrations: api.Integrations, Verifier: callVerifier{p}, Log: s.Log,
+		Tokens: s.DB, Seal: s.Ring,
 		Limiter:         &ratelimit.Limiter{Counter: counter, Now: time.Now},
 		MaxRequestBytes: s.Config.IntegrationMaxRequestBytes, MaxResponseBytes: s.Config.IntegrationMaxResponseBytes, Timeout: s.Config.IntegrationTimeout}
 	calls.Register(mux)
-	api.Tester = calls
+	api.Outbound = calls
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))

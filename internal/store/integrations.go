@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/integration"
@@ -213,4 +214,53 @@ func (d *DB) ListIcons(ctx context.Context, tenantID string) ([]*integration.Ico
 func (d *DB) RemoveIcon(ctx context.Context, tenantID, id string) error {
 	res, err := d.exec(ctx, nil, "UPDATE integration_icons SET removed = ? WHERE tenant_id = ? AND id = ? AND removed = ?", true, tenantID, id, false)
 	return rowsOrNotFound(res, err, "icon %q not found", id)
+}
+
+func integrationTokenAAD(tenantID, name, subject string) []byte {
+	return []byte("integration_tokens\x00" + tenantID + "\x00" + name + "\x00" + subject)
+}
+
+// GetIntegrationToken returns the sealed-at-rest OAuth token of an
+// integration's subject ("" for the service account, a user ID for service
+// actions), opened; NotFound when there is none.
+func (d *DB) GetIntegrationToken(ctx context.Context, tenantID, name, subject string) ([]byte, error) {
+	var sealed string
+	err := d.row(ctx, nil, "SELECT token FROM integration_tokens WHERE tenant_id = ? AND integration = ? AND subject = ?", tenantID, name, subject).Scan(&sealed)
+	if err != nil {
+		return nil, notFoundIfNoRows(err, "no token for integration %q", name)
+	}
+	return d.seal.Open(sealed, integrationTokenAAD(tenantID, name, subject))
+}
+
+// SaveIntegrationToken stores (or replaces) a subject's token, sealed; a
+// missing integration is NotFound.
+func (d *DB) SaveIntegrationToken(ctx context.Context, tenantID, name, subject string, token []byte, at time.Time) error {
+	sealed, err := d.seal.Seal(token, integrationTokenAAD(tenantID, name, subject))
+	if err != nil {
+		return err
+	}
+	_, err = d.grantExec(ctx, `INSERT INTO integration_tokens (tenant_id, integration, subject, token, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (tenant_id, integration, subject) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+		tenantID, name, subject, sealed, micros(at))
+	if foreignKeyViolation(err) {
+		return derrors.NotFoundf("integration %q not found", name)
+	}
+	return err
+}
+
+// DeleteIntegrationTokens deletes an integration's tokens: the service
+// account's (service), the users' (users), or both.
+func (d *DB) DeleteIntegrationTokens(ctx context.Context, tenantID, name string, service, users bool) error {
+	q := "DELETE FROM integration_tokens WHERE tenant_id = ? AND integration = ?"
+	switch {
+	case service && users:
+	case service:
+		q += " AND subject = ''"
+	case users:
+		q += " AND subject <> ''"
+	default:
+		return nil
+	}
+	_, err := d.grantExec(ctx, q, tenantID, name)
+	return err
 }

@@ -88,6 +88,34 @@ func RunIntegrations(t *testing.T, open func(t *testing.T) *store.DB) {
 		wantErr(t, "GetIntegration(deleted tenant)", err, derrors.NotFound, "")
 	})
 
+	t.Run("Integrations/Tokens_R-INT-2", func(t *testing.T) {
+		t.Parallel()
+		db := open(t)
+		mkTenant(t, db, "acme")
+		must(t, db.CreateIntegration(t.Context(), sampleIntegration("acme", "tickets")))
+		_, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "")
+		wantErr(t, "GetIntegrationToken(none)", err, derrors.NotFound, "")
+		must(t, db.SaveIntegrationToken(t.Context(), "acme", "tickets", "", []byte(`{"access_token":"svc"}`), at(0)))
+		must(t, db.SaveIntegrationToken(t.Context(), "acme", "tickets", "user-1", []byte(`{"access_token":"u1"}`), at(0)))
+		must(t, db.SaveIntegrationToken(t.Context(), "acme", "tickets", "", []byte(`{"access_token":"svc2"}`), at(day)))
+		if b, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", ""); err != nil || string(b) != `{"access_token":"svc2"}` {
+			t.Errorf("service token: %s %v", b, err)
+		}
+		wantErr(t, "SaveIntegrationToken(no integration)", db.SaveIntegrationToken(t.Context(), "acme", "nope", "", []byte("{}"), at(0)), derrors.NotFound, "")
+		must(t, db.DeleteIntegrationTokens(t.Context(), "acme", "tickets", true, false))
+		if _, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", ""); !derrors.Is(err, derrors.NotFound) {
+			t.Errorf("the service token after deleting it: %v", err)
+		}
+		if b, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "user-1"); err != nil || string(b) != `{"access_token":"u1"}` {
+			t.Errorf("a user's token went with the service token: %s %v", b, err)
+		}
+		must(t, db.DeleteIntegration(t.Context(), "acme", "tickets"))
+		must(t, db.CreateIntegration(t.Context(), sampleIntegration("acme", "tickets")))
+		if _, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "user-1"); !derrors.Is(err, derrors.NotFound) {
+			t.Errorf("a token outlived its integration: %v", err)
+		}
+	})
+
 	t.Run("Integrations/Icons_R-INT-7", func(t *testing.T) {
 		t.Parallel()
 		db := open(t)
