@@ -464,3 +464,103 @@ func TestIntegrationCallNTLM(t *testing.T) {
 		t.Errorf("failures %d, want 1", up.failures())
 	}
 }
+
+// Issue 11 acceptance, R-INT-2: the OAuth 2.0 authorization code grant
+// with a Gatehouse tenant as the upstream's authorization server: before
+// the service account signs in, calls say so; the admin signs in once
+// through the callback; calls then carry its token (verified by the
+// upstream with introspection); when that token is revoked the upstream's
+// 401 makes Gatehouse refresh it and call again.
+func TestIntegrationCallAuthorizationCode(t *testing.T) {
+	f := newCallFixture(t, nil)
+	asIssuer := f.inst.createTenant(t, "as", "ES256")
+	rs := f.inst.createApp(t, "as", "--type", "s2s", "--name", "tickets_api")
+	callback := f.inst.URL + "/t/acme/integrations/callback"
+	web := f.inst.createApp(t, "as", "--type", "web", "--name", "svcapp", "--redirect-uri", callback, "--first-party")
+	r := f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/as/users", map[string]any{"username": "robot", "email": "robot@example.com", "password": "robot password 1"})
+	if r.Status != 201 {
+		t.Fatalf("user: %d %s", r.Status, r.Raw)
+	}
+	robot := r.Body["id"]
+	var mu sync.Mutex
+	var seenTokens []string
+	refused := map[string]bool{} // tokens the upstream treats as expired
+	up := newUpstream(t, func(r *http.Request) bool {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		mu.Lock()
+		seenTokens = append(seenTokens, tok)
+		no := refused[tok]
+		mu.Unlock()
+		if no {
+			return false
+		}
+		in := postForm(t, asIssuer+"/oauth/introspect", url.Values{"token": {tok}}, rs.ClientID, rs.ClientSecret)
+		return in.Body["active"] == true && in.Body["client_id"] == web.ClientID && in.Body["sub"] == robot
+	})
+	f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "oauth2", "grant_type": "authorization_code",
+		"client_id": "`+web.ClientID+`", "client_secret": "`+web.ClientSecret+`", "scope": "openid offline_access",
+		"authorization_url": "`+asIssuer+`/oauth/authorize", "token_url": "`+asIssuer+`/oauth/token"}}`)
+	if v := f.inst.api(t, f.admin, "GET", "/admin/v1/tenants/acme/integrations/up", nil); v.Body["callback_url"] != callback {
+		t.Errorf("callback_url: %v, want %s", v.Body["callback_url"], callback)
+	}
+	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 503 || !strings.Contains(body, "not_signed_in") || !strings.Contains(body, "authorize") {
+		t.Fatalf("before the sign-in: %d %s", resp.StatusCode, body)
+	}
+
+	out, errs, code := f.inst.cli(t, "integration", "authorize", "up", "--tenant", "acme", "-o", "json")
+	var az struct {
+		AuthorizationURL string `json:"authorization_url"`
+		RedirectURI      string `json:"redirect_uri"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &az) != nil || !strings.HasPrefix(az.AuthorizationURL, asIssuer+"/oauth/authorize?") || az.RedirectURI != callback {
+		t.Fatalf("integration authorize: %d %s %s", code, out, errs)
+	}
+	b := newBrowser(t)
+	p, seen := b.drive(az.AuthorizationURL)
+	if !strings.HasSuffix(p.URL.Path, "/login") {
+		t.Fatalf("the sign-in did not reach the login page: %v", seen)
+	}
+	p = b.submit(forms(t, p)[0], map[string][]string{"username": {"robot"}, "password": {"robot password 1"}})
+	next, _ := p.URL.Parse(p.Location)
+	p, seen = b.drive(next.String())
+	if p.Status != 200 || !strings.Contains(p.Body, "Signed in") {
+		t.Fatalf("the callback: %d %.300s (%v)", p.Status, p.Body, seen)
+	}
+	// The state is single-purpose: a forged or stale one is refused.
+	if p := b.get(callback + "?code=x&state=forged"); p.Status != 400 {
+		t.Errorf("a forged state: %d", p.Status)
+	}
+
+	for i := range 2 {
+		if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 201 {
+			t.Fatalf("call %d after the sign-in: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	// The upstream takes the token for expired: its 401 makes Gatehouse
+	// refresh (the refresh token is stored) and call again, once.
+	mu.Lock()
+	first := seenTokens[len(seenTokens)-1]
+	refused[first] = true
+	mu.Unlock()
+	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 201 {
+		t.Fatalf("after the upstream refused the token: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	second := seenTokens[len(seenTokens)-1]
+	mu.Unlock()
+	if second == first {
+		t.Fatal("the call after the refusal used the refused token")
+	}
+	// Revoking the grant at the authorization server (Gatehouse revokes
+	// the whole family): the refresh is refused, and the call says so with
+	// the RFC 6749 code and what to do (R-INT-6).
+	mu.Lock()
+	refused[second] = true
+	mu.Unlock()
+	if rv := postForm(t, asIssuer+"/oauth/revoke", url.Values{"token": {second}}, web.ClientID, web.ClientSecret); rv.Status != 200 {
+		t.Fatalf("revoke: %d %s", rv.Status, rv.Raw)
+	}
+	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 502 || !strings.Contains(body, `"error":"invalid_grant"`) || !strings.Contains(body, "sign in with the service account again") {
+		t.Errorf("after the grant was revoked: %d %s", resp.StatusCode, body)
+	}
+}

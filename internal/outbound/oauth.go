@@ -244,6 +244,11 @@ func (s *Service) AuthorizeURL(ig *integration.Integration) (string, error) {
 		return "", err
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), oauth2.AccessTypeOffline}
+	if strings.Contains(" "+a.Scope+" ", " offline_access ") {
+		// OpenID Connect Core §11: offline_access is granted with
+		// prompt=consent.
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "consent"))
+	}
 	return oauthConfig(a, s.CallbackURL(ig.TenantID)).AuthCodeURL(sealed, opts...), nil
 }
 
