@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-id/gatehouse/internal/config"
 )
@@ -562,5 +565,95 @@ func TestIntegrationCallAuthorizationCode(t *testing.T) {
 	}
 	if resp, body := f.call(t, "GET", "up", "x", f.read, nil, ""); resp.StatusCode != 502 || !strings.Contains(body, `"error":"invalid_grant"`) || !strings.Contains(body, "sign in with the service account again") {
 		t.Errorf("after the grant was revoked: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Issue 11 §3, R-INT-3: service actions act as the user, with the user's
+// own credentials at the system. Reads go with the service credentials; a
+// user's first write answers where to authorize, once; the user authorizes
+// in their browser (signed in to Gatehouse); writes then carry their own
+// upstream token. A client's token cannot write, and a link made for one
+// user does not complete in a browser without that user's session.
+func TestIntegrationServiceActions(t *testing.T) {
+	f := newCallFixture(t, nil)
+	asIssuer := f.inst.createTenant(t, "as", "ES256")
+	rs := f.inst.createApp(t, "as", "--type", "s2s", "--name", "tickets_api")
+	callback := f.inst.URL + "/t/acme/integrations/callback"
+	actions := f.inst.createApp(t, "as", "--type", "web", "--name", "actions", "--redirect-uri", callback, "--first-party")
+	for tenant, u := range map[string]string{"as": "robot", "acme": "alice"} {
+		if r := f.inst.api(t, f.admin, "POST", "/admin/v1/tenants/"+tenant+"/users", map[string]any{"username": u, "email": u + "@example.com", "password": u + " password 1"}); r.Status != 201 {
+			t.Fatalf("user %s: %d %s", u, r.Status, r.Raw)
+		}
+	}
+	up := newUpstream(t, func(r *http.Request) bool {
+		if r.Method == "GET" {
+			return r.Header.Get("Authorization") == ""
+		}
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		in := postForm(t, asIssuer+"/oauth/introspect", url.Values{"token": {tok}}, rs.ClientID, rs.ClientSecret)
+		return in.Body["active"] == true && in.Body["client_id"] == actions.ClientID && in.Body["username"] == "robot"
+	})
+	f.integration(t, "up", `{"base_url": "`+up.URL+`", "service_auth": {"method": "none"},
+		"service_action_auth": {"method": "oauth2", "grant_type": "authorization_code", "client_id": "`+actions.ClientID+`",
+		"client_secret": "`+actions.ClientSecret+`", "authorization_url": "`+asIssuer+`/oauth/authorize", "token_url": "`+asIssuer+`/oauth/token",
+		"scope": "openid offline_access"}}`)
+
+	// Alice signs in to an app of acme: her browser has a Gatehouse
+	// session, her token the integration's scopes.
+	portal := f.inst.createApp(t, "acme", "--type", "web", "--name", "portal", "--redirect-uri", "https://portal.example.com/cb", "--first-party",
+		"--scope", "integration:up", "--scope", "integration:up:write")
+	cfg := &oauth2.Config{ClientID: portal.ClientID, ClientSecret: portal.ClientSecret, RedirectURL: "https://portal.example.com/cb",
+		Scopes: []string{"openid", "integration:up", "integration:up:write"}, Endpoint: oauth2.Endpoint{AuthURL: f.inst.URL + "/t/acme/oauth/authorize", TokenURL: f.tokenEndpoint}}
+	b := newBrowser(t)
+	q := b.login(cfg.AuthCodeURL("st"), f.inst.URL, "alice", "alice password 1", "")
+	tok, err := cfg.Exchange(context.Background(), q.Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := tok.AccessToken
+
+	if resp, body := f.call(t, "GET", "up", "tickets", alice, nil, ""); resp.StatusCode != 201 {
+		t.Fatalf("a read with the service credentials: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.call(t, "POST", "up", "tickets", f.write, nil, ""); resp.StatusCode != 403 || !strings.Contains(body, "user_required") {
+		t.Errorf("a write with a client's token: %d %s", resp.StatusCode, body)
+	}
+	resp, body := f.call(t, "POST", "up", "tickets", alice, nil, "")
+	var need struct {
+		Error            string `json:"error"`
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	_ = json.Unmarshal([]byte(body), &need)
+	if resp.StatusCode != 403 || need.Error != "authorization_required" || !strings.HasPrefix(need.AuthorizationURL, asIssuer+"/oauth/authorize?") {
+		t.Fatalf("alice's first write: %d %s", resp.StatusCode, body)
+	}
+	n := len(up.requests())
+
+	// The link in a browser without alice's Gatehouse session: refused.
+	other := newBrowser(t)
+	p, _ := other.drive(need.AuthorizationURL)
+	p = other.submit(forms(t, p)[0], map[string][]string{"username": {"robot"}, "password": {"robot password 1"}})
+	next, _ := p.URL.Parse(p.Location)
+	if p, _ = other.drive(next.String()); p.Status != 403 || !strings.Contains(p.Body, "not yours") {
+		t.Errorf("the link completed in another browser: %d %.200s", p.Status, p.Body)
+	}
+	if resp, _ := f.call(t, "POST", "up", "tickets", alice, nil, ""); resp.StatusCode != 403 {
+		t.Errorf("alice can write after another browser used her link: %d", resp.StatusCode)
+	}
+
+	// In alice's own browser: authorized once, then her writes go as robot.
+	p, seen := b.drive(need.AuthorizationURL)
+	p = b.submit(forms(t, p)[0], map[string][]string{"username": {"robot"}, "password": {"robot password 1"}})
+	next, _ = p.URL.Parse(p.Location)
+	if p, seen = b.drive(next.String()); p.Status != 200 || !strings.Contains(p.Body, "Signed in") {
+		t.Fatalf("alice's authorization: %d %.300s %v", p.Status, p.Body, seen)
+	}
+	for i := range 2 {
+		if resp, body := f.call(t, "POST", "up", "tickets", alice, http.Header{"Content-Type": {"application/json"}}, `{"t":1}`); resp.StatusCode != 201 {
+			t.Fatalf("alice's write %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	if got := len(up.requests()); got != n+2 {
+		t.Errorf("%d requests reached the upstream, want %d", got-n, 2)
 	}
 }

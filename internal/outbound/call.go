@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
+	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/oauth"
 	"github.com/gatehouse-id/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-id/gatehouse/internal/user"
 )
 
 // Caller is who makes a call: what a live access token says.
@@ -34,6 +36,11 @@ type Caller struct {
 // err: the store could not answer.
 type Verifier interface {
 	Verify(ctx context.Context, tenantID, token string) (Caller, bool, error)
+}
+
+// Sessions is the browser's Gatehouse session in a tenant.
+type Sessions interface {
+	Session(r *http.Request, tenantID string) (*grant.Session, *user.User, error)
 }
 
 // Integrations finds a tenant's integration with its secrets.
@@ -60,7 +67,10 @@ type Service struct {
 	// Tokens keeps the OAuth tokens; Seal seals authorization states.
 	Tokens TokenStore
 	Seal   Sealer
-	Log    *slog.Logger
+	// Sessions tells whose Gatehouse session a browser has (the login
+	// pages): a user's authorization completes only in that user's browser.
+	Sessions Sessions
+	Log      *slog.Logger
 	// MaxRequestBytes and MaxResponseBytes bound the bodies (0: defaults);
 	// Timeout bounds a whole call, the upstream's answer included.
 	MaxRequestBytes, MaxResponseBytes int64
@@ -124,6 +134,8 @@ type problem struct {
 	Error  string `json:"error"`
 	Detail string `json:"error_description"`
 	Hint   string `json:"hint,omitempty"`
+	// AuthorizationURL: where the user authorizes a service action.
+	AuthorizationURL string `json:"authorization_url,omitempty"`
 }
 
 func writeProblem(w http.ResponseWriter, p problem) {
@@ -201,7 +213,26 @@ func (s *Service) call(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.forward(w, r, ig, up)
+	if ig.ActionAuth != nil && !readMethod(r.Method) {
+		// A service action: as the user, with the user's own credentials
+		// at the system (R-INT-3).
+		if caller.UserID == "" {
+			writeProblem(w, problem{Status: http.StatusForbidden, Error: "user_required",
+				Detail: "this integration's service actions act for a user: call with a user's access token"})
+			return
+		}
+		s.forward(w, r, ig, up, func(ctx context.Context, up *http.Request, stale string) *problem {
+			tok, p := s.oauthToken(ctx, ig, caller.UserID, stale)
+			if p == nil {
+				up.Header.Set("Authorization", ig.ActionAuth.HeaderPrefix+" "+tok)
+			}
+			return p
+		}, ig.ActionAuth)
+		return
+	}
+	s.forward(w, r, ig, up, func(ctx context.Context, up *http.Request, stale string) *problem {
+		return s.authorize(ctx, ig, up, stale)
+	}, &ig.ServiceAuth)
 }
 
 // upstreamRequest builds the request to the upstream, or says why not.
@@ -211,9 +242,6 @@ func (s *Service) upstreamRequest(r *http.Request, ig *integration.Integration, 
 	}
 	if err := ig.Ready(); err != nil {
 		return nil, bad(http.StatusServiceUnavailable, "integration_not_configured", "the integration is not fully configured (an admin must set its credentials): "+err.Error())
-	}
-	if ig.ActionAuth != nil && !readMethod(r.Method) {
-		return nil, bad(http.StatusNotImplemented, "not_implemented", "per-user service-action authentication is not available yet; remove service_action_auth to write with the service credentials")
 	}
 	path, err := integration.CleanPath(rawPath)
 	if err != nil {
@@ -230,10 +258,6 @@ func (s *Service) upstreamRequest(r *http.Request, ig *integration.Integration, 
 		return nil, bad(http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("the body is larger than %d bytes", s.MaxRequestBytes))
 	}
 	target := ig.BaseURL + "/" + path
-	if a := ig.ServiceAuth; a.Method == integration.MethodAPIKey && a.In == "query" {
-		q.Del(a.Name)
-		q.Set(a.Name, a.Key)
-	}
 	if enc := q.Encode(); enc != "" {
 		target += "?" + enc
 	}

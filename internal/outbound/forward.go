@@ -84,9 +84,14 @@ func (s *Service) authorize(ctx context.Context, ig *integration.Integration, up
 	case integration.MethodAPIKey:
 		if a.In == "header" {
 			up.Header.Set(a.Name, a.Key)
+			break
 		}
+		// In the query: the caller's own parameter of that name goes.
+		q := up.URL.Query()
+		q.Set(a.Name, a.Key)
+		up.URL.RawQuery = q.Encode()
 	case integration.MethodOAuth2:
-		tok, p := s.oauthToken(ctx, ig, stale)
+		tok, p := s.oauthToken(ctx, ig, "", stale)
 		if p != nil {
 			return p
 		}
@@ -95,25 +100,27 @@ func (s *Service) authorize(ctx context.Context, ig *integration.Integration, up
 	return nil
 }
 
-// forward sends up with the credentials and streams the answer back.
-func (s *Service) forward(w http.ResponseWriter, r *http.Request, ig *integration.Integration, up *http.Request) {
+// forward sends up with the credentials cred adds (of auth: the service's
+// or the user's) and streams the answer back.
+func (s *Service) forward(w http.ResponseWriter, r *http.Request, ig *integration.Integration, up *http.Request,
+	cred func(ctx context.Context, up *http.Request, stale string) *problem, auth *integration.Auth) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.Timeout)
 	defer cancel()
 	up = up.WithContext(ctx)
-	if p := s.authorize(ctx, ig, up, ""); p != nil {
+	if p := cred(ctx, up, ""); p != nil {
 		writeProblem(w, *p)
 		return
 	}
 	c := s.client(ig)
 	resp, err := c.Do(up)
-	if err == nil && resp.StatusCode == http.StatusUnauthorized && ig.ServiceAuth.Method == integration.MethodOAuth2 && up.Body == nil {
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && auth.Method == integration.MethodOAuth2 && up.Body == nil {
 		// The upstream refused the OAuth token (expired early, revoked):
 		// renew it once and try again; only a call without a body can be
 		// sent twice.
 		resp.Body.Close()
-		refused, _ := strings.CutPrefix(up.Header.Get("Authorization"), ig.ServiceAuth.HeaderPrefix+" ")
+		refused, _ := strings.CutPrefix(up.Header.Get("Authorization"), auth.HeaderPrefix+" ")
 		retry := up.Clone(ctx)
-		if p := s.authorize(ctx, ig, retry, refused); p != nil {
+		if p := cred(ctx, retry, refused); p != nil {
 			writeProblem(w, *p)
 			return
 		}

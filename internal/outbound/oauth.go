@@ -83,13 +83,18 @@ func oauthConfig(a *integration.Auth, redirect string) *oauth2.Config {
 		Endpoint: oauth2.Endpoint{AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL}}
 }
 
-// oauthToken is an access token of the integration's service account:
+// oauthToken is an access token of subject ("" for the service account
+// with ig.ServiceAuth, a user ID for service actions with ig.ActionAuth):
 // from this process's cache, else the store's, else a new one (client
 // credentials, password) or a refreshed one (authorization code), written
 // back to the store for every replica. stale, when set, is a token the
 // upstream refused: it is renewed even if it looks fresh.
-func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, stale string) (string, *problem) {
-	key := tokenKey(ig, "")
+func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, subject, stale string) (string, *problem) {
+	a := &ig.ServiceAuth
+	if subject != "" {
+		a = ig.ActionAuth
+	}
+	key := tokenKey(ig, subject)
 	s.tokens.mu.Lock()
 	if s.tokens.byKey == nil {
 		s.tokens.byKey = map[string]*oauth2.Token{}
@@ -101,14 +106,14 @@ func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, s
 	}
 	v, err, _ := s.tokens.flight.Do(key, func() (any, error) {
 		ctx := context.WithoutCancel(ctx)
-		stored, err := s.storedToken(ctx, ig, "")
+		stored, err := s.storedToken(ctx, ig, subject)
 		if err != nil {
 			return nil, err
 		}
 		if fresh(stored) && stored.AccessToken != stale {
 			return stored, nil
 		}
-		t, err := s.newToken(ctx, ig, stored)
+		t, err := s.newToken(ctx, ig, a, stored)
 		if err != nil {
 			return nil, err
 		}
@@ -116,20 +121,22 @@ func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, s
 			t.RefreshToken = stored.RefreshToken
 		}
 		b, _ := json.Marshal(t)
-		if err := s.Tokens.SaveIntegrationToken(ctx, ig.TenantID, ig.Name, "", b, time.Now()); err != nil {
+		if err := s.Tokens.SaveIntegrationToken(ctx, ig.TenantID, ig.Name, subject, b, time.Now()); err != nil {
 			return nil, err
 		}
 		return t, nil
 	})
 	if err != nil {
-		return "", oauthProblem(err)
+		p := oauthProblem(err)
+		if subject != "" && errors.Is(err, errNotSignedIn) {
+			p = s.authorizationRequired(ig, subject)
+		}
+		return "", p
 	}
 	t := v.(*oauth2.Token)
 	s.tokens.mu.Lock()
-	for k := range s.tokens.byKey {
-		if strings.HasPrefix(k, ig.TenantID+"\x00"+ig.Name+"\x00") && k != key {
-			delete(s.tokens.byKey, k)
-		}
+	if len(s.tokens.byKey) >= 10000 {
+		clear(s.tokens.byKey)
 	}
 	s.tokens.byKey[key] = t
 	s.tokens.mu.Unlock()
@@ -155,10 +162,10 @@ func (s *Service) storedToken(ctx context.Context, ig *integration.Integration, 
 	return &t, nil
 }
 
-// newToken asks the authorization server for a token: client credentials
-// or password afresh, or a refresh of stored (authorization code).
-func (s *Service) newToken(ctx context.Context, ig *integration.Integration, stored *oauth2.Token) (*oauth2.Token, error) {
-	a := &ig.ServiceAuth
+// newToken asks the authorization server of a for a token: client
+// credentials or password afresh, or a refresh of stored (authorization
+// code).
+func (s *Service) newToken(ctx context.Context, ig *integration.Integration, a *integration.Auth, stored *oauth2.Token) (*oauth2.Token, error) {
 	tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
 	switch a.GrantType {
 	case integration.GrantClientCredentials:
@@ -177,8 +184,13 @@ func (s *Service) newToken(ctx context.Context, ig *integration.Integration, sto
 		}
 		return cfg.TokenSource(tctx, &oauth2.Token{RefreshToken: stored.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
 	}
-	return nil, errors.New("no token for grant " + a.GrantType)
+	return nil, errImplicit
 }
+
+// errImplicit: the implicit grant of developer-mode service actions, which
+// Gatehouse cannot complete yet (its token comes back in the browser's URL
+// fragment).
+var errImplicit = errors.New("the implicit grant is not supported for calls yet")
 
 // oauthProblem reports a failed token request with the RFC 6749 code and a
 // hint (R-INT-6).
@@ -188,6 +200,9 @@ func oauthProblem(err error) *problem {
 	case errors.Is(err, errNotSignedIn):
 		return &problem{Status: http.StatusServiceUnavailable, Error: "not_signed_in", Detail: "the integration's service account has not signed in",
 			Hint: "an admin signs in once with the service account: gatehouse integration authorize NAME"}
+	case errors.Is(err, errImplicit):
+		return &problem{Status: http.StatusNotImplemented, Error: "not_implemented", Detail: err.Error(),
+			Hint: "use the authorization code grant for service actions"}
 	case errors.As(err, &re) && re.ErrorCode != "":
 		hint := oauthHints[re.ErrorCode]
 		if hint == "" {
@@ -237,7 +252,24 @@ func (s *Service) AuthorizeURL(ig *integration.Integration) (string, error) {
 	if a.Method != integration.MethodOAuth2 || a.GrantType != integration.GrantAuthorizationCode {
 		return "", derrors.Invalidf("service_auth.grant_type", "only an OAuth 2.0 authorization code integration signs in with its service account")
 	}
-	st := authState{Tenant: ig.TenantID, Name: ig.Name, Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(stateLifetime).Unix()}
+	return s.authorizeURL(ig, a, "")
+}
+
+// authorizationRequired is the answer to a user's service action before
+// that user authorized the integration: where to do it, once (R-INT-3).
+func (s *Service) authorizationRequired(ig *integration.Integration, userID string) *problem {
+	u, err := s.authorizeURL(ig, ig.ActionAuth, userID)
+	if err != nil {
+		return &problem{Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable", Detail: "try again shortly"}
+	}
+	return &problem{Status: http.StatusForbidden, Error: "authorization_required", AuthorizationURL: u,
+		Detail: "this service action acts as you at " + hostOf(ig.BaseURL) + ", and you have not authorized it yet",
+		Hint:   "open authorization_url in your browser, signed in to Gatehouse, and authorize once; then call again"}
+}
+
+// authorizeURL is the authorization server's page for subject with a.
+func (s *Service) authorizeURL(ig *integration.Integration, a *integration.Auth, subject string) (string, error) {
+	st := authState{Tenant: ig.TenantID, Name: ig.Name, Subject: subject, Verifier: oauth2.GenerateVerifier(), Expires: time.Now().Add(stateLifetime).Unix()}
 	b, _ := json.Marshal(st)
 	sealed, err := s.Seal.Seal(b, stateAAD)
 	if err != nil {
@@ -269,9 +301,12 @@ func page(w http.ResponseWriter, status int, title, text string) {
 	_ = callbackPage.Execute(w, struct{ Title, Text string }{title, text})
 }
 
-// callback completes a service account's sign-in: the code is exchanged
-// (with the PKCE verifier of the sealed state) and the tokens stored for
-// every replica.
+// callback completes a service account's sign-in, or a user's
+// authorization of service actions: the code is exchanged (with the PKCE
+// verifier of the sealed state) and the tokens stored for every replica. A
+// user's authorization completes only in that user's browser (its Gatehouse
+// session): else a link made for one user could store another's upstream
+// account under the first.
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	q := r.URL.Query()
@@ -291,8 +326,17 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusNotFound, "This integration is gone", "The integration "+st.Name+" no longer exists.")
 		return
 	}
+	a := &ig.ServiceAuth
+	if st.Subject != "" {
+		_, u, err := s.Sessions.Session(r, st.Tenant)
+		if err != nil || u.ID != st.Subject || ig.ActionAuth == nil {
+			page(w, http.StatusForbidden, "This authorization is not yours", "Sign in to Gatehouse as the user who asked for it, then start again from the application.")
+			return
+		}
+		a = ig.ActionAuth
+	}
 	tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
-	tok, err := oauthConfig(&ig.ServiceAuth, s.CallbackURL(st.Tenant)).Exchange(tctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	tok, err := oauthConfig(a, s.CallbackURL(st.Tenant)).Exchange(tctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
 	if err != nil {
 		p := oauthProblem(err)
 		page(w, http.StatusBadGateway, "The sign-in was not completed", p.Detail+": "+p.Hint)
@@ -305,11 +349,7 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.tokens.mu.Lock()
-	for k := range s.tokens.byKey {
-		if strings.HasPrefix(k, st.Tenant+"\x00"+st.Name+"\x00") {
-			delete(s.tokens.byKey, k)
-		}
-	}
+	delete(s.tokens.byKey, tokenKey(ig, st.Subject))
 	s.tokens.mu.Unlock()
 	page(w, http.StatusOK, "Signed in", "The integration "+st.Name+" now calls "+hostOf(ig.BaseURL)+" as this account. You can close this window.")
 }

@@ -36,8 +36,8 @@ func (s *Service) Test(ctx context.Context, ig *integration.Integration) integra
 	target := ig.BaseURL + "/" + clean
 	res.URL = target
 	if a := ig.ServiceAuth; a.Method == integration.MethodAPIKey && a.In == "query" {
-		target += "?" + url.Values{a.Name: {a.Key}}.Encode()
-		res.URL += "?" + a.Name + "=REDACTED"
+		// authorize adds the key to the query.
+		res.URL += "?" + url.QueryEscape(a.Name) + "=REDACTED"
 	}
 	if ig.RateLimit != nil {
 		rl := *ig.RateLimit

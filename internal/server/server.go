@@ -171,7 +171,7 @@ func (s *Server) routes() (http.Handler, error) {
 		counter = store.RateCounter{DB: s.DB}
 	}
 	calls := &outbound.Service{PublicURL: s.Config.PublicURL, Integrations: api.Integrations, Verifier: callVerifier{p}, Log: s.Log,
-		Tokens: s.DB, Seal: s.Ring,
+		Tokens: s.DB, Seal: s.Ring, Sessions: pages,
 		Limiter:         &ratelimit.Limiter{Counter: counter, Now: time.Now},
 		MaxRequestBytes: s.Config.IntegrationMaxRequestBytes, MaxResponseBytes: s.Config.IntegrationMaxResponseBytes, Timeout: s.Config.IntegrationTimeout}
 	calls.Register(mux)
