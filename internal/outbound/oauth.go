@@ -22,8 +22,11 @@ import (
 // TokenStore keeps integrations' OAuth tokens, sealed, shared by every
 // replica: the service account's under subject "".
 type TokenStore interface {
-	GetIntegrationToken(ctx context.Context, tenantID, name, subject string) ([]byte, error)
 	SaveIntegrationToken(ctx context.Context, tenantID, name, subject string, token []byte, at time.Time) error
+	// UpdateIntegrationToken reads the subject's token, lets next make a
+	// new one (nil: keep it) and stores it, under a lock every replica
+	// respects; it returns the token in force.
+	UpdateIntegrationToken(ctx context.Context, tenantID, name, subject string, next func(stored []byte) ([]byte, error)) ([]byte, error)
 }
 
 // Sealer seals the state of an authorization (the master key ring).
@@ -105,26 +108,33 @@ func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, s
 		return tok.AccessToken, nil
 	}
 	v, err, _ := s.tokens.flight.Do(key, func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
-		stored, err := s.storedToken(ctx, ig, subject)
+		// Under the lock another replica's fresh token is found, not
+		// fetched again: a refresh token is spent once.
+		b, err := s.Tokens.UpdateIntegrationToken(context.WithoutCancel(ctx), ig.TenantID, ig.Name, subject, func(raw []byte) ([]byte, error) {
+			var stored *oauth2.Token
+			if raw != nil {
+				stored = new(oauth2.Token)
+				if err := json.Unmarshal(raw, stored); err != nil {
+					return nil, err
+				}
+			}
+			if fresh(stored) && stored.AccessToken != stale {
+				return nil, nil
+			}
+			t, err := s.newToken(ctx, ig, a, stored)
+			if err != nil {
+				return nil, err
+			}
+			if t.RefreshToken == "" && stored != nil {
+				t.RefreshToken = stored.RefreshToken
+			}
+			return json.Marshal(t)
+		})
 		if err != nil {
 			return nil, err
 		}
-		if fresh(stored) && stored.AccessToken != stale {
-			return stored, nil
-		}
-		t, err := s.newToken(ctx, ig, a, stored)
-		if err != nil {
-			return nil, err
-		}
-		if t.RefreshToken == "" && stored != nil {
-			t.RefreshToken = stored.RefreshToken
-		}
-		b, _ := json.Marshal(t)
-		if err := s.Tokens.SaveIntegrationToken(ctx, ig.TenantID, ig.Name, subject, b, time.Now()); err != nil {
-			return nil, err
-		}
-		return t, nil
+		var t oauth2.Token
+		return &t, json.Unmarshal(b, &t)
 	})
 	if err != nil {
 		p := oauthProblem(err)
@@ -146,21 +156,6 @@ func (s *Service) oauthToken(ctx context.Context, ig *integration.Integration, s
 // errNotSignedIn: an authorization-code integration whose service account
 // has not signed in (or whose refresh token is gone).
 var errNotSignedIn = errors.New("the service account has not signed in")
-
-func (s *Service) storedToken(ctx context.Context, ig *integration.Integration, subject string) (*oauth2.Token, error) {
-	b, err := s.Tokens.GetIntegrationToken(ctx, ig.TenantID, ig.Name, subject)
-	if derrors.Is(err, derrors.NotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var t oauth2.Token
-	if err := json.Unmarshal(b, &t); err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
 
 // newToken asks the authorization server of a for a token: client
 // credentials or password afresh, or a refresh of stored (authorization

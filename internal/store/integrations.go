@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -263,4 +266,68 @@ func (d *DB) DeleteIntegrationTokens(ctx context.Context, tenantID, name string,
 	}
 	_, err := d.grantExec(ctx, q, tenantID, name)
 	return err
+}
+
+// UpdateIntegrationToken reads a subject's token (nil when there is none),
+// lets next decide the new one (nil: keep it) and stores that, holding a
+// lock every replica respects (PostgreSQL: a transaction-scoped advisory
+// lock, the read and write in that transaction; SQLite, one process: a
+// mutex per token), so that two replicas never spend one
+// refresh token twice. It returns the token in force afterwards.
+func (d *DB) UpdateIntegrationToken(ctx context.Context, tenantID, name, subject string, next func(stored []byte) ([]byte, error)) ([]byte, error) {
+	aad := integrationTokenAAD(tenantID, name, subject)
+	// The names are NUL-free (tenant and integration names, user IDs);
+	// PostgreSQL text cannot hold a NUL.
+	lockKey := "integration_tokens/" + tenantID + "/" + name + "/" + subject
+	if d.dialect != Postgres {
+		mu, _ := d.tokenLocks.LoadOrStore(lockKey, new(sync.Mutex))
+		mu.(*sync.Mutex).Lock()
+		defer mu.(*sync.Mutex).Unlock()
+		stored, err := d.GetIntegrationToken(ctx, tenantID, name, subject)
+		if err != nil && !derrors.Is(err, derrors.NotFound) {
+			return nil, err
+		}
+		b, err := next(stored)
+		if err != nil || b == nil {
+			return stored, err
+		}
+		return b, d.SaveIntegrationToken(ctx, tenantID, name, subject, b, time.Now())
+	}
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", lockKey); err != nil {
+		return nil, err
+	}
+	var stored []byte
+	var sealed string
+	err = tx.QueryRowContext(ctx, "SELECT token FROM integration_tokens WHERE tenant_id = $1 AND integration = $2 AND subject = $3", tenantID, name, subject).Scan(&sealed)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return nil, err
+	default:
+		if stored, err = d.seal.Open(sealed, aad); err != nil {
+			return nil, err
+		}
+	}
+	b, err := next(stored)
+	if err != nil || b == nil {
+		return stored, err
+	}
+	if sealed, err = d.seal.Seal(b, aad); err != nil {
+		return nil, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO integration_tokens (tenant_id, integration, subject, token, updated_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (tenant_id, integration, subject) DO UPDATE SET token = excluded.token, updated_at = excluded.updated_at`,
+		tenantID, name, subject, sealed, micros(time.Now()))
+	if foreignKeyViolation(err) {
+		return nil, derrors.NotFoundf("integration %q not found", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, tx.Commit()
 }

@@ -64,11 +64,13 @@ type DB struct {
 	clients cache[cachedClient]
 	// integrations: by tenant and name, shared and read-only.
 	integrations cache[*integration.Integration]
-	users        userCache
-	listen       *listener // PostgreSQL: keeps the caches coherent (coherence.go)
-	channel      string    // PostgreSQL: the listener's channel
-	ckpt         *sql.DB   // SQLite: checkpoints
-	lock         *os.File  // SQLite: held while open
+	// tokenLocks: SQLite's lock per integration token (integrations.go).
+	tokenLocks sync.Map
+	users      userCache
+	listen     *listener // PostgreSQL: keeps the caches coherent (coherence.go)
+	channel    string    // PostgreSQL: the listener's channel
+	ckpt       *sql.DB   // SQLite: checkpoints
+	lock       *os.File  // SQLite: held while open
 }
 
 // Options configure Open.

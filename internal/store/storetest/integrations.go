@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
@@ -108,6 +110,28 @@ func RunIntegrations(t *testing.T, open func(t *testing.T) *store.DB) {
 		}
 		if b, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "user-1"); err != nil || string(b) != `{"access_token":"u1"}` {
 			t.Errorf("a user's token went with the service token: %s %v", b, err)
+		}
+		// UpdateIntegrationToken serialises: 8 racing updates each see the
+		// one before (a refresh token is spent once).
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := db.UpdateIntegrationToken(context.Background(), "acme", "tickets", "spent", func(stored []byte) ([]byte, error) {
+					return append(stored, 'x'), nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if b, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "spent"); err != nil || string(b) != "xxxxxxxx" {
+			t.Errorf("after 8 racing updates: %q %v, want 8 x", b, err)
+		}
+		if b, err := db.UpdateIntegrationToken(t.Context(), "acme", "tickets", "spent", func([]byte) ([]byte, error) { return nil, nil }); err != nil || string(b) != "xxxxxxxx" {
+			t.Errorf("an update that keeps the token: %q %v", b, err)
 		}
 		must(t, db.DeleteIntegration(t.Context(), "acme", "tickets"))
 		must(t, db.CreateIntegration(t.Context(), sampleIntegration("acme", "tickets")))
