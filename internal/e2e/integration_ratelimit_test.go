@@ -64,6 +64,17 @@ func TestIntegrationRateLimitReplicas(t *testing.T) {
 		if r.Status != 200 && r.Status != 201 {
 			t.Fatalf("integration: %d %s", r.Status, r.Raw)
 		}
+		// The other process hears of the change when it commits
+		// (LISTEN/NOTIFY, within milliseconds): wait until it has.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			got := two.api(t, admin, "GET", "/admin/v1/tenants/acme/integrations/up", nil)
+			if rl, _ := got.Body["rate_limit"].(map[string]any); rl["policy"] == policy {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the second process still has the old integration: %s", got.Raw)
+			}
+		}
 	}
 	call := func(base string) (int, string, error) {
 		req, _ := http.NewRequest("GET", base+"/t/acme/integrations/up/call/x", nil)
