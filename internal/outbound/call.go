@@ -198,6 +198,12 @@ func (s *Service) call(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem{Status: http.StatusServiceUnavailable, Error: "temporarily_unavailable", Detail: "try again shortly"})
 		return
 	}
+	action := ig.ActionAuth != nil && !readMethod(r.Method)
+	if action && caller.UserID == "" {
+		writeProblem(w, problem{Status: http.StatusForbidden, Error: "user_required",
+			Detail: "this integration's service actions act for a user: call with a user's access token"})
+		return
+	}
 	up, p := s.upstreamRequest(r, ig, raw[len(prefix):])
 	if p != nil {
 		writeProblem(w, *p)
@@ -213,14 +219,9 @@ func (s *Service) call(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if ig.ActionAuth != nil && !readMethod(r.Method) {
+	if action {
 		// A service action: as the user, with the user's own credentials
 		// at the system (R-INT-3).
-		if caller.UserID == "" {
-			writeProblem(w, problem{Status: http.StatusForbidden, Error: "user_required",
-				Detail: "this integration's service actions act for a user: call with a user's access token"})
-			return
-		}
 		s.forward(w, r, ig, up, func(ctx context.Context, up *http.Request, stale string) *problem {
 			tok, p := s.oauthToken(ctx, ig, caller.UserID, stale)
 			if p == nil {
