@@ -90,6 +90,8 @@ type Service struct {
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("/t/{tenant}/integrations/{name}/call/{path...}", s.call)
 	mux.HandleFunc("GET /t/{tenant}"+CallbackPath, s.callback)
+	mux.HandleFunc("POST /t/{tenant}"+CallbackPath, s.callback)
+	mux.HandleFunc("GET /t/{tenant}"+CallbackPath+".js", serveCallbackScript)
 }
 
 func (s *Service) init() {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -179,13 +180,10 @@ func (s *Service) newToken(ctx context.Context, ig *integration.Integration, a *
 		}
 		return cfg.TokenSource(tctx, &oauth2.Token{RefreshToken: stored.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
 	}
-	return nil, errImplicit
+	// The implicit grant (developer-mode service actions) has no
+	// refresh: the user authorizes again (seed 000).
+	return nil, errNotSignedIn
 }
-
-// errImplicit: the implicit grant of developer-mode service actions, which
-// Gatehouse cannot complete yet (its token comes back in the browser's URL
-// fragment).
-var errImplicit = errors.New("the implicit grant is not supported for calls yet")
 
 // oauthProblem reports a failed token request with the RFC 6749 code and a
 // hint (R-INT-6).
@@ -195,9 +193,6 @@ func oauthProblem(err error) *problem {
 	case errors.Is(err, errNotSignedIn):
 		return &problem{Status: http.StatusServiceUnavailable, Error: "not_signed_in", Detail: "the integration's service account has not signed in",
 			Hint: "an admin signs in once with the service account: gatehouse integration authorize NAME"}
-	case errors.Is(err, errImplicit):
-		return &problem{Status: http.StatusNotImplemented, Error: "not_implemented", Detail: err.Error(),
-			Hint: "use the authorization code grant for service actions"}
 	case errors.As(err, &re) && re.ErrorCode != "":
 		hint := oauthHints[re.ErrorCode]
 		if hint == "" {
@@ -270,6 +265,11 @@ func (s *Service) authorizeURL(ig *integration.Integration, a *integration.Auth,
 	if err != nil {
 		return "", err
 	}
+	if a.GrantType == integration.GrantImplicit {
+		// Developer mode: the token comes back in the URL fragment, which
+		// the callback page's script posts back (callbackScript).
+		return oauthConfig(a, s.CallbackURL(ig.TenantID)).AuthCodeURL(sealed, oauth2.SetAuthURLParam("response_type", "token")), nil
+	}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(st.Verifier), oauth2.AccessTypeOffline}
 	if strings.Contains(" "+a.Scope+" ", " offline_access ") {
 		// OpenID Connect Core §11: offline_access is granted with
@@ -305,6 +305,25 @@ func page(w http.ResponseWriter, status int, title, text string) {
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	s.init()
 	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		// The implicit grant's fragment, posted by callbackScript.
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		if err := r.ParseForm(); err != nil {
+			page(w, http.StatusBadRequest, "This sign-in cannot be completed", "The answer is not well formed.")
+			return
+		}
+		q = r.PostForm
+	} else if !q.Has("state") {
+		// Perhaps an implicit answer in the fragment, which only the
+		// browser sees: the script posts it back.
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing in</title>` +
+			`<script src="callback.js"></script></head><body><main><h1>Signing in…</h1>` +
+			`<noscript><p>This sign-in needs JavaScript to pass the answer on.</p></noscript></main></body></html>`))
+		return
+	}
 	raw, err := s.Seal.Open(q.Get("state"), stateAAD)
 	var st authState
 	if err != nil || json.Unmarshal(raw, &st) != nil || st.Tenant != r.PathValue("tenant") || time.Now().Unix() > st.Expires {
@@ -330,12 +349,26 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 		}
 		a = ig.ActionAuth
 	}
-	tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
-	tok, err := oauthConfig(a, s.CallbackURL(st.Tenant)).Exchange(tctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
-	if err != nil {
-		p := oauthProblem(err)
-		page(w, http.StatusBadGateway, "The sign-in was not completed", p.Detail+": "+p.Hint)
-		return
+	var tok *oauth2.Token
+	if a.GrantType == integration.GrantImplicit {
+		if r.Method != http.MethodPost || q.Get("access_token") == "" || len(q.Get("access_token")) > 8192 {
+			page(w, http.StatusBadRequest, "This sign-in cannot be completed", "The answer holds no access token.")
+			return
+		}
+		tok = &oauth2.Token{AccessToken: q.Get("access_token"), TokenType: q.Get("token_type")}
+		if n, err := strconv.Atoi(q.Get("expires_in")); err == nil && n > 0 {
+			tok.Expiry = time.Now().Add(time.Duration(n) * time.Second)
+		} else {
+			tok.Expiry = time.Now().Add(time.Hour)
+		}
+	} else {
+		tctx := context.WithValue(ctx, oauth2.HTTPClient, s.oauthClient(ig))
+		tok, err = oauthConfig(a, s.CallbackURL(st.Tenant)).Exchange(tctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+		if err != nil {
+			p := oauthProblem(err)
+			page(w, http.StatusBadGateway, "The sign-in was not completed", p.Detail+": "+p.Hint)
+			return
+		}
 	}
 	b, _ := json.Marshal(tok)
 	if err := s.Tokens.SaveIntegrationToken(ctx, st.Tenant, st.Name, st.Subject, b, time.Now()); err != nil {
@@ -347,6 +380,37 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	delete(s.tokens.byKey, tokenKey(ig, st.Subject))
 	s.tokens.mu.Unlock()
 	page(w, http.StatusOK, "Signed in", "The integration "+st.Name+" now calls "+hostOf(ig.BaseURL)+" as this account. You can close this window.")
+}
+
+// callbackScript posts an implicit grant's answer, which arrives in the URL
+// fragment, back to the callback as a form (no inline script: it is served
+// as a file of its own), and drops the fragment from the address bar.
+const callbackScript = `"use strict";
+(function () {
+  var p = new URLSearchParams(location.hash.slice(1));
+  history.replaceState(null, "", location.pathname);
+  if (!p.has("state")) { return; }
+  document.addEventListener("DOMContentLoaded", function () {
+    var f = document.createElement("form");
+    f.method = "POST";
+    f.action = location.pathname;
+    ["access_token", "token_type", "expires_in", "state", "error", "error_description"].forEach(function (k) {
+      if (p.has(k)) {
+        var i = document.createElement("input");
+        i.type = "hidden"; i.name = k; i.value = p.get(k);
+        f.appendChild(i);
+      }
+    });
+    document.body.appendChild(f);
+    f.submit();
+  });
+})();
+`
+
+func serveCallbackScript(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write([]byte(callbackScript))
 }
 
 func hostOf(u string) string {
