@@ -203,8 +203,16 @@ state = 'blocked', updated_at = ? WHERE tenant_id = ? AND id = ?`, micros(at), m
 
 // DeleteUser removes a user and, by cascade, its role assignments.
 func (d *DB) DeleteUser(ctx context.Context, tenantID, id string) error {
-	res, err := d.exec(ctx, nil, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenantID, id)
-	return rowsOrNotFound(res, err, "user %q not found", id)
+	return d.tx(ctx, func(tx *sql.Tx) error {
+		res, err := d.exec(ctx, tx, "DELETE FROM users WHERE tenant_id = ? AND id = ?", tenantID, id)
+		if err := rowsOrNotFound(res, err, "user %q not found", id); err != nil {
+			return err
+		}
+		// The user's own credentials at integrations' systems (service
+		// actions, R-INT-3) go with the user.
+		_, err = d.exec(ctx, tx, "DELETE FROM integration_tokens WHERE tenant_id = ? AND subject = ?", tenantID, id)
+		return err
+	})
 }
 
 const roleCols = "name, description, created_at, updated_at"

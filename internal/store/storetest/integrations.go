@@ -133,6 +133,13 @@ func RunIntegrations(t *testing.T, open func(t *testing.T) *store.DB) {
 		if b, err := db.UpdateIntegrationToken(t.Context(), "acme", "tickets", "spent", func([]byte) ([]byte, error) { return nil, nil }); err != nil || string(b) != "xxxxxxxx" {
 			t.Errorf("an update that keeps the token: %q %v", b, err)
 		}
+		// A user's tokens go with the user.
+		u := mkUser(t, db, "acme", "bob")
+		must(t, db.SaveIntegrationToken(t.Context(), "acme", "tickets", u.ID, []byte(`{"access_token":"bob"}`), at(0)))
+		must(t, db.DeleteUser(t.Context(), "acme", u.ID))
+		if _, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", u.ID); !derrors.Is(err, derrors.NotFound) {
+			t.Errorf("a deleted user's token: %v", err)
+		}
 		must(t, db.DeleteIntegration(t.Context(), "acme", "tickets"))
 		must(t, db.CreateIntegration(t.Context(), sampleIntegration("acme", "tickets")))
 		if _, err := db.GetIntegrationToken(t.Context(), "acme", "tickets", "user-1"); !derrors.Is(err, derrors.NotFound) {
