@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/audit"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
@@ -65,6 +66,8 @@ type API struct {
 	Consents ConsentStore
 	// Integrations keeps the tenants' HTTP integrations and icons (R-INT).
 	Integrations *integration.Service
+	// Audit is the audit log (R-ADM-4): every change's event, the queries.
+	Audit audit.Store
 	// Outbound tests integrations and starts service-account sign-ins.
 	Outbound  Outbound
 	openAPIJS []byte
@@ -88,7 +91,7 @@ func (a *API) Register(mux *http.ServeMux) error {
 		_, _ = w.Write(a.openAPIJS)
 	})
 	for _, rt := range a.routes() {
-		mux.Handle(rt.pattern, a.wrap(rt.h))
+		mux.Handle(rt.pattern, a.wrap(rt.pattern, rt.h))
 	}
 	// Anything else under /admin/ gets a problem document too: 405 when the
 	// path exists with other methods, 404 otherwise.
@@ -129,6 +132,7 @@ func (a *API) routes() []route {
 	const t = "/admin/v1/tenants/{tenant}"
 	const ap = t + "/apps/{client_id}"
 	return []route{
+		{"GET /admin/v1/audit", a.listAudit},
 		{"GET /admin/v1/tenants", a.listTenants},
 		{"POST /admin/v1/tenants", a.createTenant},
 		{"GET " + t, a.getTenant},
@@ -189,16 +193,44 @@ func (a *API) routes() []route {
 }
 
 // wrap authorizes the caller, runs h and renders its error as problem+json.
-func (a *API) wrap(h handler) http.Handler {
+// A call that changes something (any method but GET) leaves one audit
+// event (R-ADM-4), written in the change's own transaction when it has
+// one, else right after it; a refused or failed call leaves none.
+func (a *API) wrap(pattern string, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := a.authorize(r)
-		if err == nil {
+		actor, err := a.authorize(r)
+		if err == nil && r.Method != http.MethodGet && a.Audit != nil {
+			ctx, p := audit.WithPending(r.Context(), a.auditEvent(r, pattern, actor, w.Header().Get("X-Request-Id")))
+			r = r.WithContext(ctx)
+			if err = h(w, r); err == nil {
+				if e := p.Take(); e != nil {
+					if werr := a.Audit.AppendAuditEvent(context.WithoutCancel(ctx), e); werr != nil {
+						a.Log.ErrorContext(ctx, "audit event not written", "action", e.Action, "error", werr)
+					}
+				}
+			}
+		} else if err == nil {
 			err = h(w, r)
 		}
 		if err != nil {
 			a.problem(w, r, err)
 		}
 	})
+}
+
+// auditEvent is the event of an admin call: the route as its action
+// ("POST /apps"), the path below the tenant as its target.
+func (a *API) auditEvent(r *http.Request, pattern, actor, requestID string) *audit.Event {
+	now := a.Now().UTC()
+	_, path, _ := strings.Cut(pattern, " ")
+	action := r.Method + " " + strings.TrimPrefix(strings.TrimPrefix(path, "/admin/v1"), "/tenants/{tenant}")
+	target := strings.TrimPrefix(r.URL.Path, "/admin/v1")
+	tid := r.PathValue("tenant")
+	if tid != "" {
+		target = strings.TrimPrefix(target, "/tenants/"+tid)
+	}
+	return &audit.Event{ID: audit.NewID(now), Time: now, Kind: audit.KindAdmin, TenantID: tid, Actor: actor,
+		Action: action, Target: strings.TrimPrefix(target, "/"), RequestID: requestID}
 }
 
 // Problem is an RFC 9457 problem document; Field names the offending input.
@@ -446,20 +478,21 @@ func page[T any](items []T, p tenant.Page, key func(T) string) ([]T, string) {
 	return items, ""
 }
 
-// authorize checks the bearer token of an admin request.
-func (a *API) authorize(r *http.Request) error {
+// authorize checks the bearer token of an admin request and returns its
+// client's ID.
+func (a *API) authorize(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := oauth.BearerToken(h)
 	if !ok || tok == "" || len(tok) > 8192 {
-		return derrors.Unauthenticatedf("a bearer token issued by the system tenant is required")
+		return "", derrors.Unauthenticatedf("a bearer token issued by the system tenant is required")
 	}
 	ks, err := a.Keys.Get(r.Context(), tenant.System)
 	if err != nil {
-		return err
+		return "", err
 	}
 	payload, err := ks.Verify(tok, keys.TypAccessToken)
 	if err != nil {
-		return derrors.Unauthenticatedf("the bearer token is not valid")
+		return "", derrors.Unauthenticatedf("the bearer token is not valid")
 	}
 	var c struct {
 		Iss      string          `json:"iss"`
@@ -470,26 +503,26 @@ func (a *API) authorize(r *http.Request) error {
 		Scope    string          `json:"scope"`
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return derrors.Unauthenticatedf("the bearer token is not valid")
+		return "", derrors.Unauthenticatedf("the bearer token is not valid")
 	}
 	now := a.Now().Unix()
 	const skew = 60
 	if c.Iss != oidc.Issuer(a.PublicURL, tenant.System) || c.Exp == 0 || now > c.Exp+skew || now+skew < c.Nbf || !hasAudience(c.Aud, Audience) {
-		return derrors.Unauthenticatedf("the bearer token is expired or not meant for the admin API")
+		return "", derrors.Unauthenticatedf("the bearer token is expired or not meant for the admin API")
 	}
 	scopes := strings.Fields(c.Scope)
 	readOnly := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if !slices.Contains(scopes, ScopeAdmin) && !(readOnly && slices.Contains(scopes, ScopeRead)) {
-		return derrors.Forbiddenf("the token's scope does not allow this call (needs %q)", ScopeAdmin)
+		return "", derrors.Forbiddenf("the token's scope does not allow this call (needs %q)", ScopeAdmin)
 	}
 	// A deleted admin client's tokens stop working at once (R-APP-11).
 	if _, err := a.Apps.Store.GetApp(r.Context(), tenant.System, c.ClientID); err != nil {
 		if derrors.Is(err, derrors.NotFound) {
-			return derrors.Unauthenticatedf("the token's client no longer exists")
+			return "", derrors.Unauthenticatedf("the token's client no longer exists")
 		}
-		return err
+		return "", err
 	}
-	return nil
+	return c.ClientID, nil
 }
 
 func hasAudience(raw json.RawMessage, want string) bool {

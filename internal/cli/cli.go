@@ -57,7 +57,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	pf.StringVar(&g.clientSecret, "client-secret", "", "admin client secret (prefer env GATEHOUSE_CLIENT_SECRET: flags show in the process list)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.StringVar(&g.dataDir, "data-dir", config.Default().DataDir, config.DataDirUsage+" (env GATEHOUSE_DATA_DIR)")
-	root.AddCommand(serveCmd(g), migrateCmd(g), bffCmd(g), tenantCmd(g), appCmd(g), permissionCmd(g), keysCmd(g), userCmd(g), roleCmd(g), integrationCmd(g))
+	root.AddCommand(serveCmd(g), migrateCmd(g), bffCmd(g), tenantCmd(g), appCmd(g), permissionCmd(g), keysCmd(g), userCmd(g), roleCmd(g), integrationCmd(g), auditCmd(g))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if g.output != "text" && g.output != "json" {
 			return fmt.Errorf("--output must be text or json")

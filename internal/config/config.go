@@ -63,6 +63,9 @@ type Config struct {
 	IntegrationMaxRequestBytes  int64
 	IntegrationMaxResponseBytes int64
 	IntegrationTimeout          time.Duration
+	// AuditRetention is how long audit events are kept (the janitor
+	// deletes older ones).
+	AuditRetention time.Duration
 }
 
 // Default returns the documented defaults.
@@ -92,6 +95,7 @@ func Default() Config {
 		IntegrationMaxRequestBytes:  10 << 20,
 		IntegrationMaxResponseBytes: 50 << 20,
 		IntegrationTimeout:          60 * time.Second,
+		AuditRetention:              90 * 24 * time.Hour,
 	}
 }
 
@@ -130,6 +134,7 @@ func (c *Config) Bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.IntegrationMaxRequestBytes, "integration-max-request-bytes", c.IntegrationMaxRequestBytes, "largest request body an integration call forwards (larger: 413)")
 	fs.Int64Var(&c.IntegrationMaxResponseBytes, "integration-max-response-bytes", c.IntegrationMaxResponseBytes, "largest upstream answer an integration call passes back (larger: 502, or a cut connection once streaming)")
 	fs.DurationVar(&c.IntegrationTimeout, "integration-timeout", c.IntegrationTimeout, "how long an integration call may take, the upstream's answer included (then 504)")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", c.AuditRetention, "how long audit events are kept; the janitor deletes older ones (at least 24h)")
 }
 
 // EnvName is the environment variable of a flag.
@@ -254,6 +259,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IntegrationTimeout < time.Second || c.IntegrationTimeout > 10*time.Minute {
 		bad("--integration-timeout must be between 1s and 10m")
+	}
+	if c.AuditRetention < 24*time.Hour {
+		bad("--audit-retention must be at least 24h")
 	}
 	if c.GCPercent < 50 || c.GCPercent > 10000 {
 		bad("--gc-percent must be between 50 and 10000")

@@ -10,8 +10,8 @@ import (
 const janitorBatch = 1000
 
 // runJanitor deletes expired codes, requests, sessions, token families,
-// refresh tokens, assertion jtis, login-failure counters and rate-limit
-// windows every interval,
+// refresh tokens, assertion jtis, login-failure counters, rate-limit
+// windows and audit events past --audit-retention every interval,
 // so that tables stay bounded under constant traffic. Every replica runs it;
 // the deletes are idempotent.
 func (s *Server) runJanitor(ctx context.Context, interval time.Duration) {
@@ -40,6 +40,11 @@ func (s *Server) sweep(ctx context.Context) {
 			// starts; older ones count nothing any more.
 			var m int64
 			m, err = s.DB.DeleteRateWindows(ctx, time.Now().Add(-2*time.Minute), janitorBatch)
+			n += m
+		}
+		if err == nil {
+			var m int64
+			m, err = s.DB.DeleteAuditEventsBefore(ctx, time.Now().Add(-s.Config.AuditRetention), janitorBatch)
 			n += m
 		}
 		if err != nil {

@@ -162,7 +162,7 @@ func (s *Server) routes() (http.Handler, error) {
 	idp.Register(mux)
 	p.FrontChannelLogout = idp.Logout
 	api := &adminapi.API{PublicURL: s.Config.PublicURL, Tenants: s.DB, Apps: s.Apps, Users: s.Users, Keys: s.Keys, Log: s.Log, Now: time.Now, OpenAPI: gatehouse.OpenAPI, Lockouts: pages.Limiter, Themes: s.themes, Consents: s.DB,
-		Integrations: &integration.Service{Store: s.DB, Now: time.Now}}
+		Integrations: &integration.Service{Store: s.DB, Now: time.Now}, Audit: s.DB}
 	if err := api.Register(mux); err != nil {
 		return nil, err
 	}

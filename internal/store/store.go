@@ -273,12 +273,14 @@ func (d *DB) q(query string) string {
 // SQLite the transaction is shared with concurrent writes (writer.go), so
 // fn must do its reads and writes through tx, and not call tx or exec
 // without it: that would wait for itself. When it returns, the user and
-// integration caches are dropped (usercache.go, integrations.go), and on PostgreSQL the transaction tells every
+// integration caches are dropped (usercache.go, integrations.go), an admin
+// change's pending audit event is written with it (audit.go), and on PostgreSQL the transaction tells every
 // replica to drop theirs (coherence.go); writes of the grant tables alone
 // use grantTx.
 func (d *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	defer d.users.invalidate()
 	defer d.integrations.invalidate()
+	fn = d.withAudit(ctx, fn)
 	if d.dialect != Postgres {
 		return d.grantTx(ctx, fn)
 	}

@@ -105,6 +105,10 @@ func TestSQLite(t *testing.T) {
 		return db
 	})
 	storetest.RunIntegrationsRaw(t, open)
+	storetest.RunAudit(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 }
 
 // TestPostgres runs the conformance suite on the PostgreSQL database named by
@@ -223,6 +227,10 @@ func TestPostgres(t *testing.T) {
 		return db
 	})
 	storetest.RunIntegrationsRaw(t, open)
+	storetest.RunAudit(t, func(t *testing.T) *store.DB {
+		db, _ := open(t)
+		return db
+	})
 	storetest.RunRateCounter(t, func(t *testing.T) *store.DB {
 		db, _ := open(t)
 		return db
