@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,5 +104,70 @@ func (p *Pending) Put(e *Event) {
 	defer p.mu.Unlock()
 	if p.event == nil {
 		p.event = e
+	}
+}
+
+// Queue writes security events (sign-ins, tokens) in the background, so
+// that the request that causes one does not wait for the database: a
+// bounded queue; when it is full an event is dropped and counted, never
+// the request slowed. What is still queued at a crash is lost (docs/audit.md).
+type Queue struct {
+	store   Store
+	ch      chan *Event
+	dropped atomic.Int64
+	now     func() time.Time
+}
+
+// NewQueue is a queue of size events in front of store.
+func NewQueue(store Store, size int) *Queue {
+	return &Queue{store: store, ch: make(chan *Event, size), now: time.Now}
+}
+
+// Record queues a security event, filling its ID, time and kind.
+func (q *Queue) Record(e *Event) {
+	if e.Time.IsZero() {
+		e.Time = q.now().UTC()
+	}
+	if e.ID == "" {
+		e.ID = NewID(e.Time)
+	}
+	if e.Kind == "" {
+		e.Kind = KindSecurity
+	}
+	select {
+	case q.ch <- e:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// Dropped is how many events a full queue dropped.
+func (q *Queue) Dropped() int64 { return q.dropped.Load() }
+
+// Run writes queued events until ctx ends, then what is left, for at most
+// five seconds; a failed write is reported to fail and the event dropped.
+func (q *Queue) Run(ctx context.Context, fail func(error)) {
+	write := func(ctx context.Context, e *Event) {
+		if err := q.store.AppendAuditEvent(ctx, e); err != nil {
+			q.dropped.Add(1)
+			fail(err)
+		}
+	}
+	for {
+		select {
+		case e := <-q.ch:
+			write(context.WithoutCancel(ctx), e)
+		case <-ctx.Done():
+			drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			for {
+				select {
+				case e := <-q.ch:
+					write(drain, e)
+				default:
+					return
+				}
+			}
+		}
 	}
 }

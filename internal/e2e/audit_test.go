@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Issue 12 §1, R-ADM-4: every admin call that changes something leaves
@@ -81,5 +82,59 @@ func TestAuditAdminChanges(t *testing.T) {
 	}
 	if r := inst.api(t, admin, "GET", "/admin/v1/audit?since=yesterday", nil); r.Status != 400 || r.Body["field"] != "since" {
 		t.Errorf("a bad since: %d %s", r.Status, r.Raw)
+	}
+}
+
+// Issue 12 §1, R-ADM-4: every sign-in success and failure leaves one
+// security event (written in the background: the test waits for it), the
+// failure under the account's pseudonym, never the password.
+func TestAuditLogins(t *testing.T) {
+	f := newFlow(t, options{})
+	web := f.inst.createApp(t, "acme", "--type", "web", "--name", "portal", "--redirect-uri", "https://portal.example.com/cb", "--first-party")
+	b := newBrowser(t)
+	cfg := f.oauthConfig(web, "https://portal.example.com/cb", "openid")
+	p := b.follow(cfg.AuthCodeURL("s"), f.inst.URL)
+	if p = b.submitFirst(p, map[string][]string{"username": {"alice"}, "password": {"wrong password 42"}}, f.inst.URL); p.Status != 200 {
+		t.Fatalf("a wrong password: %d", p.Status)
+	}
+	b.login(cfg.AuthCodeURL("s"), f.inst.URL, "alice", "correct horse battery", "")
+	var l struct {
+		Items []struct{ Kind, Tenant, Actor, Action, Target string } `json:"items"`
+	}
+	var raw string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r := f.inst.api(t, f.admin, "GET", "/admin/v1/audit?tenant=acme&limit=50", nil)
+		raw = r.Raw
+		_ = json.Unmarshal([]byte(r.Raw), &l)
+		n := 0
+		for _, e := range l.Items {
+			if e.Kind == "security" {
+				n++
+			}
+		}
+		if n >= 2 {
+			break
+		}
+	}
+	var got []string
+	for i := len(l.Items) - 1; i >= 0; i-- {
+		if e := l.Items[i]; e.Kind == "security" {
+			got = append(got, e.Action)
+			if e.Target != "apps/"+web.ClientID {
+				t.Errorf("%s: target %q, want the app", e.Action, e.Target)
+			}
+			if e.Action == "login.succeeded" && e.Actor != f.userID {
+				t.Errorf("login.succeeded actor %q, want alice's ID", e.Actor)
+			}
+			if e.Action == "login.failed" && (e.Actor == "" || e.Actor == "alice") {
+				t.Errorf("login.failed actor %q, want the account's pseudonym", e.Actor)
+			}
+		}
+	}
+	if fmt.Sprint(got) != "[login.failed login.succeeded]" {
+		t.Errorf("security events: %v (want one failure then one success)\n%s", got, raw)
+	}
+	if strings.Contains(raw, "wrong password") {
+		t.Error("the password is in the audit log")
 	}
 }

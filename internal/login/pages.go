@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/audit"
 	"github.com/gatehouse-id/gatehouse/internal/derrors"
 	"github.com/gatehouse-id/gatehouse/internal/grant"
 	"github.com/gatehouse-id/gatehouse/internal/tenant"
@@ -61,6 +62,9 @@ type Pages struct {
 	Apps      Apps
 	Now       func() time.Time
 	Log       *slog.Logger
+	// Audit, when set, records sign-ins in the audit log (audit.Queue's
+	// Record: it never waits).
+	Audit func(*audit.Event)
 	// SessionLifetime is how long an SSO session lasts; 0: 12 hours.
 	SessionLifetime time.Duration
 	// Limiter protects the login form; nil: a Limiter with the defaults
@@ -369,6 +373,7 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 			page.Error = fmt.Sprintf(msgWait, plural(secs, "second"))
 		}
 		p.log().InfoContext(ctx, "login refused: too many failures", "tenant", tid, "account", attempt.Pseudonym(), "client_ip", ip, "locked", locked)
+		p.record(w, tid, "login.refused", attempt.Pseudonym(), client)
 		p.render(w, r, http.StatusTooManyRequests, "login", page, page.Theme)
 		return
 	}
@@ -384,6 +389,7 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 			p.log().ErrorContext(ctx, "cannot record a failed login", "tenant", tid, "error", err)
 		}
 		p.log().InfoContext(ctx, "login failed", "tenant", tid, "account", attempt.Pseudonym(), "client_ip", ip)
+		p.record(w, tid, "login.failed", attempt.Pseudonym(), client)
 		page.Error = MsgBadLogin
 		p.render(w, r, http.StatusOK, "login", page, page.Theme)
 		return
@@ -401,11 +407,26 @@ func (p *Pages) loginPost(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "client_id", client.ClientID)
 	}
 	p.log().InfoContext(ctx, "login succeeded", attrs...)
+	p.record(w, tid, "login.succeeded", u.ID, client)
 	if req != nil {
 		p.redirect(w, r, resumeURL(p.PublicURL, tid, req))
 		return
 	}
 	p.redirect(w, r, LoginURL(p.PublicURL, tid, ""))
+}
+
+// record puts a sign-in's security event in the audit log (R-ADM-4): the
+// user's ID when it succeeded, else the account's pseudonym (as in the
+// logs), and the app it was for.
+func (p *Pages) record(w http.ResponseWriter, tid, action, actor string, client *app.App) {
+	if p.Audit == nil {
+		return
+	}
+	e := &audit.Event{TenantID: tid, Actor: actor, Action: action, RequestID: w.Header().Get("X-Request-Id")}
+	if client != nil {
+		e.Target = "apps/" + client.ClientID
+	}
+	p.Audit(e)
 }
 
 func plural(n int, unit string) string {

@@ -23,6 +23,7 @@ import (
 	gatehouse "github.com/gatehouse-id/gatehouse"
 	"github.com/gatehouse-id/gatehouse/internal/adminapi"
 	"github.com/gatehouse-id/gatehouse/internal/app"
+	"github.com/gatehouse-id/gatehouse/internal/audit"
 	"github.com/gatehouse-id/gatehouse/internal/config"
 	"github.com/gatehouse-id/gatehouse/internal/integration"
 	"github.com/gatehouse-id/gatehouse/internal/keys"
@@ -58,6 +59,8 @@ type Server struct {
 	// AdminCreds is set when this start created the admin client.
 	AdminCreds *adminapi.Credentials
 	themes     *themeCache
+	// auditQueue writes security events in the background (Serve runs it).
+	auditQueue *audit.Queue
 }
 
 // New builds a server from a validated config: it loads the master key,
@@ -143,6 +146,8 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.auditQueue = audit.NewQueue(s.DB, 10000)
+	pages.Audit = s.auditQueue.Record
 	pages.Register(mux)
 	p := &oidc.Provider{
 		PublicURL: s.Config.PublicURL, Apps: s.Apps, Keys: s.Keys, Grants: s.DB, Tenants: s.DB, Users: directory{s.Users},
@@ -260,6 +265,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go s.auditQueue.Run(ctx, func(err error) { s.Log.Error("audit event not written", "error", err) })
 	if s.Config.JanitorInterval > 0 {
 		go s.runJanitor(ctx, s.Config.JanitorInterval)
 	}
