@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // Issue 12 §1, R-ADM-4: every admin call that changes something leaves
@@ -136,5 +140,51 @@ func TestAuditLogins(t *testing.T) {
 	}
 	if strings.Contains(raw, "wrong password") {
 		t.Error("the password is in the audit log")
+	}
+}
+
+// Issue 12 §1, R-ADM-4: security events at grant level: a grant issued (a
+// code exchanged), a rotated refresh token used again (the grant revoked),
+// a grant revoked by its client (RFC 7009).
+func TestAuditGrants(t *testing.T) {
+	f := newFlow(t, options{})
+	web := f.inst.createApp(t, "acme", "--type", "web", "--name", "portal", "--redirect-uri", "https://portal.example.com/cb", "--first-party")
+	cfg := f.oauthConfig(web, "https://portal.example.com/cb", "openid", "offline_access")
+	ctx := context.Background()
+	tok, _ := f.codeFlow(t, cfg, newBrowser(t), "")
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Unix(1, 0)}).Token(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // past the harness's 1 s refresh grace
+	if _, err := cfg.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Unix(1, 0)}).Token(); err == nil {
+		t.Fatal("a reused refresh token worked")
+	}
+	tok2, _ := f.codeFlow(t, cfg, newBrowser(t), "")
+	if r := postForm(t, f.issuer+"/oauth/revoke", url.Values{"token": {tok2.RefreshToken}}, web.ClientID, web.ClientSecret); r.Status != 200 {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	want := []string{"grant.issued", "refresh.reused", "grant.issued", "grant.revoked"}
+	var got []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var l struct {
+			Items []struct{ Kind, Actor, Action, Target string } `json:"items"`
+		}
+		r := f.inst.api(t, f.admin, "GET", "/admin/v1/audit?tenant=acme&limit=100", nil)
+		_ = json.Unmarshal([]byte(r.Raw), &l)
+		got = got[:0]
+		for i := len(l.Items) - 1; i >= 0; i-- {
+			if e := l.Items[i]; e.Kind == "security" && !strings.HasPrefix(e.Action, "login.") {
+				got = append(got, e.Action)
+				if e.Actor != f.userID || e.Target != "apps/"+web.ClientID {
+					t.Errorf("%s: actor %q target %q, want alice and the app", e.Action, e.Actor, e.Target)
+				}
+			}
+		}
+		if len(got) >= len(want) {
+			break
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("grant events: %v, want %v", got, want)
 	}
 }

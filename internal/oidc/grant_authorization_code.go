@@ -67,6 +67,7 @@ func (p *Provider) authorizationCode(ctx context.Context, req *tokenRequest) (*T
 	case err != nil:
 		return nil, err
 	}
+	p.record(req.TenantID, "grant.issued", c.UserID, req.Client.ClientID, "authorization code exchanged")
 	return resp, nil
 }
 
@@ -78,6 +79,7 @@ func (p *Provider) codeReused(ctx context.Context, req *tokenRequest, familyID s
 			return err
 		}
 	}
+	p.record(req.TenantID, "code.reused", "", req.Client.ClientID, "an authorization code used twice: what it issued is revoked")
 	return oauth.InvalidGrant("the authorization code was already used")
 }
 

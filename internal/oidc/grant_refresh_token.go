@@ -107,6 +107,7 @@ func (p *Provider) replay(ctx context.Context, req *tokenRequest, old *grant.Ref
 	if err := p.Grants.RevokeFamily(ctx, req.TenantID, f.ID, req.Now); err != nil {
 		return nil, err
 	}
+	p.record(req.TenantID, "refresh.reused", f.UserID, f.ClientID, "a rotated refresh token used again: the grant is revoked")
 	return nil, oauth.InvalidGrant("the refresh token was already used; the session is revoked")
 }
 

@@ -253,6 +253,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
 				p.writeOAuthError(w, r, err)
 				return
 			}
+			p.record(tid, "grant.revoked", f.UserID, client.ClientID, "revoked by its client (RFC 7009)")
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -159,6 +159,7 @@ func (s *Server) routes() (http.Handler, error) {
 		// Other replicas revoke too; one process on SQLite sees all at once.
 		p.RevokedRefreshInterval = s.Config.RevokedRefreshInterval
 	}
+	p.Audit = s.auditQueue.Record
 	p.Register(mux)
 	idp := &saml.IdP{
 		PublicURL: s.Config.PublicURL, Apps: s.DB, Sessions: pages, Users: s.Users, Grants: s.DB, Keys: s.Keys,
