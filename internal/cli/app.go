@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -177,16 +178,30 @@ func appCmd(g *globals) *cobra.Command {
 		},
 	}
 	del.Flags().StringVar(&confirm, "confirm", "", "the app's name or client ID, typed again")
-	export := &cobra.Command{
-		Use: "export CLIENT_ID", Short: "Print the application as JSON for import (no client ID, no secret)", Args: cobra.ExactArgs(1),
+	export := exportCmd(g, "export CLIENT_ID", "Print the application as JSON for import (no client ID, no secret)", one)
+	imp := importCmd(g, "Register an exported application with a new client ID and secret", "register under this name instead of the exported one",
+		func() string { return apps() + "/import" }, showApp)
+	cmd.AddCommand(create, update, get, list, del, export, imp, secretCmd(g, one))
+	return cmd
+}
+
+// exportCmd prints an export document (always JSON: it is for import).
+func exportCmd(g *globals, use, short string, one func(string) string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			g.output = "json"
 			return g.call(cmd, http.MethodGet, one(args[0])+"/export", nil, nil)
 		},
 	}
-	var importName string
-	imp := &cobra.Command{
-		Use: "import FILE|-", Short: "Register an exported application with a new client ID and secret", Args: cobra.ExactArgs(1),
+}
+
+// importCmd posts an export document (a file, or - for standard input) to
+// the import path, under --name when given.
+func importCmd(g *globals, short, nameUsage string, path func() string, show func(io.Writer, json.RawMessage) error) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use: "import FILE|-", Short: short, Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := readFileOrStdin(cmd, args[0])
 			if err != nil {
@@ -196,15 +211,14 @@ func appCmd(g *globals) *cobra.Command {
 			if err := json.Unmarshal(b, &e); err != nil {
 				return fmt.Errorf("%s: not JSON: %w", args[0], err)
 			}
-			path := apps() + "/import"
-			if importName != "" {
-				path += "?name=" + url.QueryEscape(importName)
+			p := path()
+			if name != "" {
+				p += "?name=" + url.QueryEscape(name)
 			}
-			return g.call(cmd, http.MethodPost, path, e, showApp)
+			return g.call(cmd, http.MethodPost, p, e, show)
 		},
 	}
-	imp.Flags().StringVar(&importName, "name", "", "register under this name instead of the exported one")
-	cmd.AddCommand(create, update, get, list, del, export, imp, secretCmd(g, one))
+	cmd.Flags().StringVar(&name, "name", "", nameUsage)
 	return cmd
 }
 

@@ -244,33 +244,9 @@ func integrationCmd(g *globals) *cobra.Command {
 			return g.call(cmd, http.MethodDelete, one(args[0]), nil, deleted("integration "+args[0]))
 		},
 	}
-	export := &cobra.Command{
-		Use: "export NAME", Short: "Print the integration as JSON for import (no secret; its icon included)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g.output = "json"
-			return g.call(cmd, http.MethodGet, one(args[0])+"/export", nil, nil)
-		},
-	}
-	var importName string
-	imp := &cobra.Command{
-		Use: "import FILE|-", Short: "Add an exported integration (set its secrets with update afterwards)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := readFileOrStdin(cmd, args[0])
-			if err != nil {
-				return err
-			}
-			var e json.RawMessage
-			if err := json.Unmarshal(b, &e); err != nil {
-				return fmt.Errorf("%s: not JSON: %w", args[0], err)
-			}
-			path := all() + "/import"
-			if importName != "" {
-				path += "?name=" + url.QueryEscape(importName)
-			}
-			return g.call(cmd, http.MethodPost, path, e, showIntegration)
-		},
-	}
-	imp.Flags().StringVar(&importName, "name", "", "add it under this name instead of the exported one")
+	export := exportCmd(g, "export NAME", "Print the integration as JSON for import (no secret; its icon included)", one)
+	imp := importCmd(g, "Add an exported integration (set its secrets with update afterwards)", "add it under this name instead of the exported one",
+		func() string { return all() + "/import" }, showIntegration)
 	test := &cobra.Command{
 		Use: "test NAME", Short: "Test the connection: perform the integration's test request and show the outcome", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
