@@ -7,7 +7,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,12 +21,11 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-id/gatehouse/bench/loadgen"
 	"github.com/gatehouse-id/gatehouse/internal/bff"
 )
 
@@ -181,10 +179,10 @@ func (l *load) run(pid int, duration, warmup time.Duration) error {
 	if err := call(0); err != nil {
 		return err
 	}
-	phase(call, l.workers, warmup)
-	cpu0 := ticks(pid)
-	ops, bad, lat := phase(call, l.workers, duration)
-	cpu := float64(ticks(pid)-cpu0) / 100 // USER_HZ
+	loadgen.Phase(call, l.workers, warmup)
+	cpu0 := loadgen.Ticks(pid)
+	ops, bad, lat := loadgen.Phase(call, l.workers, duration)
+	cpu := float64(loadgen.Ticks(pid)-cpu0) / 100 // USER_HZ
 	usPerOp := cpu * 1e6 / float64(max(ops, 1))
 	fmt.Printf("BFF_RESULT retrieve ops=%d failed=%d req/s=%.0f p50_ms=%.2f p99_ms=%.2f bff_cpu_s=%.2f cpu_us_per_op=%.1f per_core=%.0f/s\n",
 		ops, bad, float64(ops)/duration.Seconds(), pct(lat, 0.5), pct(lat, 0.99), cpu, usPerOp, 1e6/max(usPerOp, 1e-9))
@@ -259,10 +257,10 @@ func (l *load) runRefresh(configFile string, step time.Duration, pid int, durati
 		w.last = at
 		return nil
 	}
-	phase(call, l.workers, warmup)
-	self, cpu0, gh0 := os.Getpid(), ticks(os.Getpid()), ticks(pid)
-	ops, bad, lat := phase(call, l.workers, duration)
-	cpu, gh := float64(ticks(self)-cpu0)/100, float64(ticks(pid)-gh0)/100
+	loadgen.Phase(call, l.workers, warmup)
+	self, cpu0, gh0 := os.Getpid(), loadgen.Ticks(os.Getpid()), loadgen.Ticks(pid)
+	ops, bad, lat := loadgen.Phase(call, l.workers, duration)
+	cpu, gh := float64(loadgen.Ticks(self)-cpu0)/100, float64(loadgen.Ticks(pid)-gh0)/100
 	renewals := 0
 	for _, w := range ws {
 		renewals += w.renewals
@@ -283,50 +281,4 @@ func pct(lat []time.Duration, p float64) float64 {
 	}
 	slices.Sort(lat)
 	return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
-}
-
-// phase runs call on workers goroutines (call(i) on the i-th) for d.
-func phase(call func(int) error, workers int, d time.Duration) (ops, bad int64, lat []time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var okN, badN atomic.Int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				if err := call(i); err != nil {
-					badN.Add(1)
-					continue
-				}
-				mine = append(mine, time.Since(t0))
-				okN.Add(1)
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return okN.Load(), badN.Load(), lat
-}
-
-// ticks is a process's utime+stime in clock ticks (0 without a pid).
-func ticks(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + k
 }

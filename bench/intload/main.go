@@ -7,18 +7,16 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-id/gatehouse/bench/loadgen"
 )
 
 func main() {
@@ -94,13 +92,13 @@ func run(listen, ready, goFile, token, key string, pid, workers int, duration ti
 			return fmt.Errorf("first call: %v", err)
 		}
 	}
-	phase(direct, workers, time.Second)
-	phase(via, workers, time.Second)
+	loadgen.Phase(ignore(direct), workers, time.Second)
+	loadgen.Phase(ignore(via), workers, time.Second)
 	for i := 1; i <= rounds; i++ {
-		dOps, dBad := phase(direct, workers, duration)
-		cpu0 := ticks(pid)
-		tOps, tBad := phase(via, workers, duration)
-		cpu := float64(ticks(pid)-cpu0) / 100
+		dOps, dBad, _ := loadgen.Phase(ignore(direct), workers, duration)
+		cpu0 := loadgen.Ticks(pid)
+		tOps, tBad, _ := loadgen.Phase(ignore(via), workers, duration)
+		cpu := float64(loadgen.Ticks(pid)-cpu0) / 100
 		dRate, tRate := float64(dOps)/duration.Seconds(), float64(tOps)/duration.Seconds()
 		fmt.Printf("INT_RESULT round=%d direct_req/s=%.0f through_req/s=%.0f ratio=%.2f gatehouse_cpu_us_per_call=%.1f failed=%d\n",
 			i, dRate, tRate, tRate/max(dRate, 1), cpu*1e6/float64(max(tOps, 1)), dBad+tBad)
@@ -111,41 +109,5 @@ func run(listen, ready, goFile, token, key string, pid, workers int, duration ti
 	return nil
 }
 
-// phase runs call on workers goroutines for d.
-func phase(call func() error, workers int, d time.Duration) (ops, bad int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var okN, badN atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := call(); err != nil {
-					badN.Add(1)
-					continue
-				}
-				okN.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return okN.Load(), badN.Load()
-}
-
-// ticks is a process's utime+stime in clock ticks (0 without a pid).
-func ticks(pid int) int64 {
-	if pid == 0 {
-		return 0
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	k, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + k
-}
+// ignore makes a call that does not care which worker makes it.
+func ignore(call func() error) func(int) error { return func(int) error { return call() } }
