@@ -29,10 +29,7 @@ func bffCmd(g *globals) *cobra.Command {
 	level := cmd.Flags().String("log-level", "info", "debug, info, warn or error")
 	gc := cmd.Flags().Int("gc-percent", 400, "Go GC target (as serve's --gc-percent: fewer collections for a little more memory); GOGC, when set, wins")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if *path == "" {
-			return errors.New("--config is required")
-		}
-		cfg, err := bff.LoadConfig(*path, g.env.Getenv)
+		cfg, err := loadBFFConfig(g, *path)
 		if err != nil {
 			return err
 		}
@@ -89,12 +86,17 @@ func openBFFSessions(ctx context.Context, cfg *bff.Config) (*server.BFFSessions,
 	return server.OpenBFFSessions(ctx, cfg.Session.Store, cfg.PublicURL, ring)
 }
 
-// bffStore loads the config at path and opens its session store.
-func bffStore(cmd *cobra.Command, g *globals, path string) (*server.BFFSessions, error) {
+// loadBFFConfig loads and checks the service's config file (--config).
+func loadBFFConfig(g *globals, path string) (*bff.Config, error) {
 	if path == "" {
 		return nil, errors.New("--config is required")
 	}
-	cfg, err := bff.LoadConfig(path, g.env.Getenv)
+	return bff.LoadConfig(path, g.env.Getenv)
+}
+
+// bffStore loads the config at path and opens its session store.
+func bffStore(cmd *cobra.Command, g *globals, path string) (*server.BFFSessions, error) {
+	cfg, err := loadBFFConfig(g, path)
 	if err != nil {
 		return nil, err
 	}
